@@ -1,9 +1,22 @@
+import { isErrorCode } from '../errors.js';
+import { encodeConfChange } from './confchange-codec.js';
 import type { RaftConfig } from './config.js';
-import type { ConfChange, ConfState, HardState, Message, Ready, Role } from './types.js';
+import { entriesSize } from './log.js';
+import type { ProgressState } from './progress.js';
+import { message, Raft } from './raft.js';
+import {
+  type ConfChange,
+  type ConfState,
+  EntryType,
+  type HardState,
+  type Message,
+  MessageType,
+  type Ready,
+  Role,
+  type SoftState,
+} from './types.js';
 
-/** Replication state of one follower, as the leader sees it. */
-export const ProgressState = { Probe: 0, Replicate: 1, Snapshot: 2 } as const;
-export type ProgressState = (typeof ProgressState)[keyof typeof ProgressState];
+export { ProgressState } from './progress.js';
 
 export interface ProgressStatus {
   readonly match: number;
@@ -29,39 +42,242 @@ export interface Status {
   readonly progress?: ReadonlyMap<number, ProgressStatus>;
 }
 
+/** Messages that only the node itself may generate; `step` refuses them from peers. */
+const LOCAL_ONLY = new Set<MessageType>([
+  MessageType.Hup,
+  MessageType.Beat,
+  MessageType.Unreachable,
+  MessageType.SnapStatus,
+  MessageType.CheckQuorum,
+]);
+
+const RESPONSES = new Set<MessageType>([
+  MessageType.AppResp,
+  MessageType.VoteResp,
+  MessageType.PreVoteResp,
+  MessageType.HeartbeatResp,
+]);
+
+/** What a handed-out Ready covered, so that `advance()` can acknowledge exactly that. */
+interface Accepted {
+  readonly lastEntry?: { index: number; term: number };
+  readonly snapshotIndex: number;
+  readonly appliedIndex: number;
+  readonly appliedBytes: number;
+}
+
+const sameHardState = (a: HardState, b: HardState): boolean =>
+  a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+
 /**
  * The pure Raft node: the driver feeds it time (`tick`), messages (`step`) and requests
  * (`propose`, `proposeConfChange`, `transferLeader`, `readIndex`), takes its output with `ready()`,
  * carries it out in the order documented on {@link Ready}, then calls `advance()`.
  *
- * No method blocks, performs I/O or reads a clock. Methods that are refused throw a
+ * No method blocks, performs I/O or reads a clock. Requests that are refused throw a
  * `RaftlogError` (`PROPOSAL_DROPPED` when a proposal cannot be accepted right now).
+ *
+ * A new group starts from storage whose `initialState().confState` lists its initial voters
+ * (the driver writes it before the first start); a node added later starts empty and learns its
+ * membership from the leader's log or snapshot.
+ *
+ * Between `ready()` and `advance()` the node may still be stepped and ticked; `hasReady()` is
+ * false until the outstanding Ready is advanced.
  */
-export declare class RawNodeApi {
-  constructor(config: RaftConfig);
-  readonly id: number;
+export class RawNode {
+  private readonly raft: Raft;
+  private prevSoft: SoftState;
+  private prevHard: HardState;
+  private accepted: Accepted | undefined;
+
+  constructor(config: RaftConfig) {
+    this.raft = new Raft(config);
+    this.prevSoft = this.softState();
+    this.prevHard = this.raft.hardState();
+  }
+
+  get id(): number {
+    return this.raft.id;
+  }
+
   /** Advance logical time by one tick. */
-  tick(): void;
+  tick(): void {
+    this.raft.tick();
+  }
+
   /** Start an election now (a pre-election first when PreVote is on). */
-  campaign(): void;
+  campaign(): void {
+    this.raft.step(message({ type: MessageType.Hup }));
+  }
+
   /** Propose application data; forwarded to the leader when this node is a follower. */
-  propose(data: Uint8Array): void;
+  propose(data: Uint8Array): void {
+    this.raft.step(
+      message({
+        type: MessageType.Prop,
+        from: this.raft.id,
+        entries: [{ term: 0, index: 0, type: EntryType.Normal, data }],
+      }),
+    );
+  }
+
   /** Propose a membership change (refused while another one is pending). */
-  proposeConfChange(cc: ConfChange): void;
-  /** Feed a message received from a peer. Local message types are rejected. */
-  step(message: Message): void;
+  proposeConfChange(cc: ConfChange): void {
+    const data = encodeConfChange(cc);
+    this.raft.step(
+      message({
+        type: MessageType.Prop,
+        from: this.raft.id,
+        entries: [{ term: 0, index: 0, type: EntryType.ConfChange, data }],
+      }),
+    );
+  }
+
+  /**
+   * Feed a message received from a peer. Local-only message types are refused; answers from
+   * nodes that are not members, and proposals this node cannot take, are dropped silently.
+   */
+  step(m: Message): void {
+    if (LOCAL_ONLY.has(m.type)) throw new RangeError(`raft: message type ${m.type} cannot come from a peer`);
+    if (m.to !== this.raft.id) return;
+    if (RESPONSES.has(m.type) && !this.raft.trk.progress.has(m.from)) return;
+    try {
+      this.raft.step(m);
+    } catch (err) {
+      // A forwarded proposal that cannot be taken: its sender learns through its own timeout.
+      if (
+        m.type === MessageType.Prop &&
+        (isErrorCode(err, 'PROPOSAL_DROPPED') || isErrorCode(err, 'INVALID_REQUEST'))
+      ) {
+        return;
+      }
+      throw err;
+    }
+  }
+
   /** Ask the leader to hand leadership to `to` (caught up first, then TimeoutNow). */
-  transferLeader(to: number): void;
+  transferLeader(to: number): void {
+    this.raft.step(message({ type: MessageType.TransferLeader, from: to }));
+  }
+
   /** Request a linearizable read point; answered in `Ready.readStates` with the same context. */
-  readIndex(context: Uint8Array): void;
+  readIndex(context: Uint8Array): void {
+    this.raft.step(message({ type: MessageType.ReadIndex, context }));
+  }
+
   /** Apply a committed ConfChange entry's change; returns the membership now in force. */
-  applyConfChange(cc: ConfChange): ConfState;
+  applyConfChange(cc: ConfChange): ConfState {
+    return this.raft.applyConfChange(cc);
+  }
+
   /** The driver could not deliver a message to `id`. */
-  reportUnreachable(id: number): void;
+  reportUnreachable(id: number): void {
+    this.raft.step(message({ type: MessageType.Unreachable, from: id }));
+  }
+
   /** The driver finished sending a snapshot to `id` (`ok` false if it failed). */
-  reportSnapshot(id: number, ok: boolean): void;
-  hasReady(): boolean;
-  ready(): Ready;
-  advance(): void;
-  status(): Status;
+  reportSnapshot(id: number, ok: boolean): void {
+    this.raft.step(message({ type: MessageType.SnapStatus, from: id, reject: !ok }));
+  }
+
+  private softState(): SoftState {
+    return { leader: this.raft.lead, role: this.raft.role };
+  }
+
+  hasReady(): boolean {
+    if (this.accepted) return false;
+    const r = this.raft;
+    const soft = this.softState();
+    return (
+      soft.leader !== this.prevSoft.leader ||
+      soft.role !== this.prevSoft.role ||
+      !sameHardState(r.hardState(), this.prevHard) ||
+      r.log.pendingSnapshot() !== undefined ||
+      r.log.unstable().length > 0 ||
+      r.msgs.length > 0 ||
+      r.readStates.length > 0 ||
+      r.log.hasNextCommittedEntries()
+    );
+  }
+
+  /** Everything the driver must do now; see {@link Ready} for the order. Call `advance()` after. */
+  ready(): Ready {
+    if (this.accepted) throw new Error('raft: ready() called again before advance()');
+    const r = this.raft;
+    const entries = [...r.log.unstable()];
+    const snapshot = r.log.pendingSnapshot();
+    const committedEntries = r.log.nextCommittedEntries(r.cfg.maxCommittedSizePerReady) ?? [];
+    const soft = this.softState();
+    const hard = r.hardState();
+    const softChanged = soft.leader !== this.prevSoft.leader || soft.role !== this.prevSoft.role;
+    const hardChanged = !sameHardState(hard, this.prevHard);
+    const rd: Ready = {
+      ...(softChanged ? { softState: soft } : {}),
+      ...(hardChanged ? { hardState: hard } : {}),
+      entries,
+      ...(snapshot ? { snapshot } : {}),
+      committedEntries,
+      messages: r.msgs,
+      readStates: r.readStates,
+      mustSync:
+        entries.length > 0 ||
+        snapshot !== undefined ||
+        hard.term !== this.prevHard.term ||
+        hard.vote !== this.prevHard.vote,
+    };
+    r.msgs = [];
+    r.readStates = [];
+    this.prevSoft = soft;
+    this.prevHard = hard;
+    const last = entries[entries.length - 1];
+    const lastApplied = committedEntries[committedEntries.length - 1];
+    if (lastApplied) r.log.applyingTo(lastApplied.index);
+    this.accepted = {
+      ...(last ? { lastEntry: { index: last.index, term: last.term } } : {}),
+      snapshotIndex: snapshot?.meta.index ?? 0,
+      appliedIndex: lastApplied?.index ?? 0,
+      appliedBytes: entriesSize(committedEntries),
+    };
+    return rd;
+  }
+
+  /** Acknowledge that the last Ready was carried out: persisted, sent and applied. */
+  advance(): void {
+    const a = this.accepted;
+    if (!a) throw new Error('raft: advance() without a Ready');
+    this.accepted = undefined;
+    const r = this.raft;
+    if (a.snapshotIndex > 0) {
+      r.log.stableSnapTo(a.snapshotIndex);
+      r.log.appliedTo(a.snapshotIndex);
+    }
+    if (a.lastEntry) r.onStable(a.lastEntry.index, a.lastEntry.term);
+    if (a.appliedIndex > 0) r.onApplied(a.appliedIndex, a.appliedBytes);
+  }
+
+  status(): Status {
+    const r = this.raft;
+    const base = {
+      id: r.id,
+      hardState: r.hardState(),
+      role: r.role,
+      leader: r.lead,
+      applied: r.log.applied,
+      lastIndex: r.log.lastIndex(),
+      confState: r.trk.confState(),
+      leadTransferee: r.leadTransferee,
+    };
+    if (r.role !== Role.Leader) return base;
+    const progress = new Map<number, ProgressStatus>();
+    for (const [id, pr] of r.trk.progress) {
+      progress.set(id, {
+        match: pr.match,
+        next: pr.next,
+        state: pr.state,
+        isLearner: pr.isLearner,
+        recentActive: pr.recentActive,
+      });
+    }
+    return { ...base, progress };
+  }
 }
