@@ -1,0 +1,45 @@
+import type { Message } from '../raft/types.js';
+
+/** A Raft message addressed to one group. */
+export interface GroupMessage {
+  readonly group: number;
+  readonly message: Message;
+}
+
+/**
+ * Broker-to-broker delivery of Raft messages. Everything queued for one peer during one turn of
+ * the event loop travels in ONE frame; an empty frame is the broker-level heartbeat that keeps
+ * quiesced groups' followers from starting elections while this broker is alive.
+ *
+ * Delivery is best effort (Raft tolerates loss, duplication and reordering across connections);
+ * messages to an unreachable peer are dropped and reported through `onUnreachable`.
+ */
+export interface PeerTransport {
+  /** This broker's id. */
+  readonly self: number;
+  /** Queue messages for `peer` (may be empty: a heartbeat); flushed at the end of the turn. */
+  send(peer: number, messages: readonly GroupMessage[]): void;
+  /** Register the receiver of authenticated frames (`messages` empty for a heartbeat). */
+  onReceive(handler: (from: number, messages: readonly GroupMessage[]) => void): void;
+  /** Register the receiver of "could not deliver to peer" reports. */
+  onUnreachable(handler: (peer: number, messages: readonly GroupMessage[]) => void): void;
+  /** Add or change a peer's address (`host:port`). */
+  setPeer(id: number, address: string): void;
+  removePeer(id: number): void;
+  /** Counters for metrics: frames and messages in and out, frames rejected, bytes. */
+  stats(): TransportStats;
+  close(): Promise<void>;
+}
+
+export interface TransportStats {
+  framesSent: number;
+  framesReceived: number;
+  messagesSent: number;
+  messagesReceived: number;
+  bytesSent: number;
+  bytesReceived: number;
+  /** Frames dropped because they failed to decode or to authenticate. */
+  framesRejected: number;
+  /** Connections refused at the handshake (wrong secret, unknown peer). */
+  handshakesRejected: number;
+}
