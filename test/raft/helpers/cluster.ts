@@ -261,16 +261,22 @@ export class Cluster {
   }
 
   /**
-   * Handles Readys and delivers messages until nothing moves. With `only`, just those nodes
-   * handle their Readys and receive; messages to other nodes stay pending.
+   * Handles Readys and delivers messages until nothing moves. With `nodes`, just those nodes
+   * handle their Readys and receive; with `deliver`, just those messages are delivered. Other
+   * messages stay pending.
    */
-  stabilize(only?: readonly number[]): void {
-    const inScope = (id: number) => only === undefined || only.includes(id);
+  stabilize(scope: { readonly nodes?: readonly number[]; readonly deliver?: MessageFilter } = {}): void {
+    const { nodes } = scope;
+    const inScope = (m: Message) =>
+      (nodes === undefined || nodes.includes(m.to)) && matches(scope.deliver, m);
     for (let round = 0; round < 10_000; round++) {
       let moved = false;
-      for (const p of this.#up()) if (inScope(p.id) && this.processReady(p.id) !== undefined) moved = true;
-      const inFlight = this.pending.some((m) => inScope(m.to));
-      if (inFlight) this.deliver((m) => inScope(m.to));
+      for (const p of this.#up()) {
+        if ((nodes === undefined || nodes.includes(p.id)) && this.processReady(p.id) !== undefined)
+          moved = true;
+      }
+      const inFlight = this.pending.some(inScope);
+      if (inFlight) this.deliver(inScope);
       if (!moved && !inFlight) return;
     }
     throw new Error('the cluster did not stabilize within 10000 rounds');

@@ -45,3 +45,18 @@ export function describeMessage(m: Message): string {
   if (m.snapshot !== undefined) parts.push(`snap=${m.snapshot.meta.term}/${m.snapshot.meta.index}`);
   return parts.join(' ');
 }
+
+const electionTypes = new Set<MessageType>([
+  MessageType.PreVote,
+  MessageType.PreVoteResp,
+  MessageType.Vote,
+  MessageType.VoteResp,
+]);
+
+/** Only the messages of an election, so a leader can win before any append is delivered. */
+export const electionTraffic: MessageFilter = (m) => electionTypes.has(m.type);
+
+/** Bytes of entry data a message carries. */
+export function entryBytes(m: Message): number {
+  return m.entries.reduce((sum, e) => sum + e.data.length, 0);
+}
