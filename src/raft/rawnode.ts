@@ -100,6 +100,30 @@ export class RawNode {
     return this.raft.id;
   }
 
+  /** Current role (cheap; `status()` for everything). */
+  get role(): Role {
+    return this.raft.role;
+  }
+
+  /** The leader this node knows of, or 0. */
+  get leader(): number {
+    return this.raft.lead;
+  }
+
+  get term(): number {
+    return this.raft.term;
+  }
+
+  /** Index of the last entry the driver reported applied. */
+  appliedIndex(): number {
+    return this.raft.log.applied;
+  }
+
+  /** Index of the last entry in this node's log (stable or not). */
+  lastIndex(): number {
+    return this.raft.log.lastIndex();
+  }
+
   /** Advance logical time by one tick. */
   tick(): void {
     this.raft.tick();

@@ -1,0 +1,542 @@
+import { RaftlogError } from '../errors.js';
+import { type Logger, silentLogger } from '../logger.js';
+import { decodeConfChange } from '../raft/confchange-codec.js';
+import { RawNode } from '../raft/rawnode.js';
+import {
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  EntryType,
+  MessageType,
+  type Ready,
+  Role,
+  type Snapshot,
+  type SoftState,
+} from '../raft/types.js';
+import type { LogStore } from '../storage/log-store.js';
+import { decodeApplied, encodeApplied } from './applied-index.js';
+import type { GroupMessage, PeerTransport } from './transport.js';
+
+/** What committed entries do in one group. Must be deterministic: every replica computes the same. */
+export interface GroupStateMachine {
+  /**
+   * Apply one committed entry (every entry, in order: no-ops and membership changes too). Durable
+   * state goes into the store as staged writes; they commit atomically with the group's applied
+   * index in a following batch, so a restart resumes from a consistent point and re-applies the
+   * rest. The return value is handed to whoever proposed the entry on this broker.
+   */
+  apply(entry: Entry): unknown;
+  /** Replace the whole state by an incoming snapshot's data. */
+  restore(snapshot: Snapshot): void;
+}
+
+/** Timing of every group on the broker. */
+export interface HostTiming {
+  /** Milliseconds per Raft tick. */
+  readonly tickMs: number;
+  readonly electionTick: number;
+  readonly heartbeatTick: number;
+}
+
+export const DEFAULT_TIMING: HostTiming = { tickMs: 50, electionTick: 10, heartbeatTick: 2 };
+
+export interface RaftHostOptions {
+  readonly nodeId: number;
+  readonly store: LogStore;
+  readonly transport: PeerTransport;
+  readonly timing?: Partial<HostTiming>;
+  /** How long a proposal or read waits before failing with COMMIT_TIMEOUT. Default 10 s. */
+  readonly requestTimeoutMs?: number;
+  readonly logger?: Logger;
+  /** Random integer in [0, n): election timeout jitter. Defaults to Math.random. */
+  readonly randomInt?: (n: number) => number;
+  /** Called when a group's leader or this node's role in it changes. */
+  readonly onSoftState?: (group: number, state: SoftState, term: number) => void;
+}
+
+interface ProposalWaiter {
+  readonly term: number;
+  readonly deadline: number;
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+interface ReadWaiter {
+  /** Set once the leader confirmed the read point. */
+  index: number | undefined;
+  readonly deadline: number;
+  resolve(index: number): void;
+  reject(err: Error): void;
+}
+
+/** One Raft group hosted here. */
+class HostedGroup {
+  readonly proposals = new Map<number, ProposalWaiter>();
+  readonly reads = new Map<string, ReadWaiter>();
+  /** Set while a Ready of this group is being carried out. */
+  inFlight: Ready | undefined;
+
+  constructor(
+    readonly id: number,
+    readonly node: RawNode,
+    readonly sm: GroupStateMachine,
+  ) {}
+}
+
+const APPLIED_KEY = 'applied';
+
+/** Counters of the host loop, for metrics. */
+export interface HostStats {
+  turns: number;
+  syncs: number;
+  readiesPerSync: number;
+  lastSyncMs: number;
+  totalSyncMs: number;
+}
+
+/**
+ * The multi-Raft host: drives every Raft group of this broker with one ticker and one loop. Each
+ * turn takes the Ready of every group that has one, stages all their writes in the store and
+ * makes them durable with ONE synced batch, then sends all messages (one frame per peer), applies
+ * committed entries and advances — the order written on {@link Ready}.
+ */
+export class RaftHost {
+  readonly nodeId: number;
+  private readonly store: LogStore;
+  private readonly transport: PeerTransport;
+  readonly timing: HostTiming;
+  private readonly requestTimeoutMs: number;
+  private readonly log: Logger;
+  private readonly randomInt: (n: number) => number;
+  private readonly onSoftState: RaftHostOptions['onSoftState'];
+  private readonly groups = new Map<number, HostedGroup>();
+  private ticker: NodeJS.Timeout | undefined;
+  private turnScheduled = false;
+  private turnRunning = false;
+  /** State-machine writes were staged after the last sync: a turn must commit them. */
+  private unsyncedApply = false;
+  private failure: Error | undefined;
+  private closed = false;
+  private readCounter = 0;
+  private idle: Array<() => void> = [];
+  readonly stats: HostStats = { turns: 0, syncs: 0, readiesPerSync: 0, lastSyncMs: 0, totalSyncMs: 0 };
+
+  constructor(o: RaftHostOptions) {
+    this.nodeId = o.nodeId;
+    this.store = o.store;
+    this.transport = o.transport;
+    this.timing = { ...DEFAULT_TIMING, ...o.timing };
+    this.requestTimeoutMs = o.requestTimeoutMs ?? 10_000;
+    this.log = o.logger ?? silentLogger;
+    this.randomInt = o.randomInt ?? ((n) => Math.floor(Math.random() * n));
+    this.onSoftState = o.onSoftState;
+    this.transport.onReceive((from, messages) => this.receive(from, messages));
+    this.transport.onUnreachable((peer, messages) => this.unreachable(peer, messages));
+    this.ticker = setInterval(() => this.tick(), this.timing.tickMs);
+  }
+
+  /** The storage failure that stopped this host, if any. */
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
+  hasGroup(id: number): boolean {
+    return this.groups.has(id);
+  }
+
+  groupIds(): number[] {
+    return [...this.groups.keys()];
+  }
+
+  /**
+   * Start hosting a group. A group new to this broker is created with `voters` as its initial
+   * membership (every initial replica must be given the same list); an existing one resumes from
+   * its stored state. With `campaign`, this replica starts an election at once instead of waiting
+   * for a timeout (used by the preferred leader of a new group).
+   */
+  addGroup(
+    id: number,
+    sm: GroupStateMachine,
+    opts: { voters?: readonly number[]; campaign?: boolean } = {},
+  ): void {
+    if (this.groups.has(id)) throw new Error(`raft host: group ${id} already hosted`);
+    const view = this.store.group(id);
+    const initial = view.initialState();
+    const isNew = view.lastIndex() === 0 && view.snapshot().meta.index === 0 && initial.hardState.term === 0;
+    if (isNew && opts.voters && initial.confState.voters.length === 0) {
+      this.store.setConfState(id, {
+        voters: [...opts.voters].sort((a, b) => a - b),
+        learners: [],
+        votersOutgoing: [],
+        learnersNext: [],
+        autoLeave: false,
+      });
+    }
+    const appliedRaw = this.store.getMeta(id, APPLIED_KEY);
+    const node = new RawNode({
+      id: this.nodeId,
+      storage: view,
+      applied: appliedRaw ? decodeApplied(appliedRaw) : 0,
+      electionTick: this.timing.electionTick,
+      heartbeatTick: this.timing.heartbeatTick,
+      randomInt: this.randomInt,
+    });
+    this.groups.set(id, new HostedGroup(id, node, sm));
+    if (opts.campaign) node.campaign();
+    this.scheduleTurn();
+  }
+
+  /** Stop hosting a group; with `dropData` its stored data is removed too. */
+  removeGroup(id: number, dropData: boolean): void {
+    const g = this.groups.get(id);
+    if (!g) return;
+    this.groups.delete(id);
+    const gone = new RaftlogError('NOT_LEADER', `group ${id} is no longer hosted on broker ${this.nodeId}`);
+    for (const w of g.proposals.values()) w.reject(gone);
+    for (const w of g.reads.values()) w.reject(gone);
+    if (dropData) {
+      this.store.dropGroup(id);
+      this.unsyncedApply = true;
+      this.scheduleTurn();
+    }
+  }
+
+  /** Role, leader and term of this broker's replica of a group. */
+  groupState(id: number): { role: Role; leader: number; term: number } | undefined {
+    const g = this.groups.get(id);
+    return g && { role: g.node.role, leader: g.node.leader, term: g.node.term };
+  }
+
+  status(id: number) {
+    return this.groups.get(id)?.node.status();
+  }
+
+  private group(id: number): HostedGroup {
+    if (this.failure)
+      throw new RaftlogError('STORAGE_FAILED', 'this broker stopped after a storage failure', {
+        cause: this.failure,
+      });
+    if (this.closed) throw new RaftlogError('NOT_LEADER', 'this broker is shutting down');
+    const g = this.groups.get(id);
+    if (!g) throw new RaftlogError('NOT_LEADER', `group ${id} is not hosted on broker ${this.nodeId}`);
+    return g;
+  }
+
+  private notLeader(g: HostedGroup): RaftlogError {
+    const leader = g.node.leader;
+    return new RaftlogError(
+      leader === 0 ? 'NO_LEADER' : 'NOT_LEADER',
+      `broker ${this.nodeId} is not the leader of group ${g.id}`,
+      {
+        details: { leader: leader === 0 ? undefined : leader },
+      },
+    );
+  }
+
+  /**
+   * Propose `data` as one entry of group `id` on this broker, which must be the group's leader.
+   * Resolves with the state machine's result once the entry is committed (on a majority, each
+   * fsync'd) and applied here. Rejects with NOT_LEADER / NO_LEADER when this broker cannot take it,
+   * NOT_LEADER when it is known not to have committed, and COMMIT_TIMEOUT when the outcome is
+   * unknown.
+   */
+  propose(id: number, data: Uint8Array): Promise<unknown> {
+    return this.proposeWith(id, (node) => node.propose(data));
+  }
+
+  /** Propose a membership change of group `id` (on its leader). Resolves with the new membership. */
+  proposeConfChange(id: number, cc: ConfChange): Promise<ConfState> {
+    return this.proposeWith(id, (node) => node.proposeConfChange(cc)) as Promise<ConfState>;
+  }
+
+  private proposeWith(id: number, submit: (node: RawNode) => void): Promise<unknown> {
+    let g: HostedGroup;
+    try {
+      g = this.group(id);
+      if (g.node.role !== Role.Leader) throw this.notLeader(g);
+      submit(g.node);
+    } catch (err) {
+      if (err instanceof RaftlogError && err.code === 'PROPOSAL_DROPPED') {
+        return Promise.reject(
+          new RaftlogError('NOT_LEADER', err.message, { cause: err, details: { leader: undefined } }),
+        );
+      }
+      return Promise.reject(err);
+    }
+    const index = g.node.lastIndex();
+    const term = g.node.term;
+    this.scheduleTurn();
+    return new Promise((resolve, reject) => {
+      g.proposals.set(index, { term, deadline: Date.now() + this.requestTimeoutMs, resolve, reject });
+    });
+  }
+
+  /**
+   * A linearizable read point of group `id` (ReadIndex, Raft thesis §6.4): resolves with an index
+   * once leadership was confirmed by a quorum AND this replica applied up to it, so state read
+   * right after reflects every write acknowledged before the call.
+   */
+  readIndex(id: number): Promise<number> {
+    let g: HostedGroup;
+    try {
+      g = this.group(id);
+      if (g.node.role !== Role.Leader) throw this.notLeader(g);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const ctx = new Uint8Array(8);
+    new DataView(ctx.buffer).setFloat64(0, ++this.readCounter);
+    const key = Buffer.from(ctx).toString('latin1');
+    const p = new Promise<number>((resolve, reject) => {
+      g.reads.set(key, { index: undefined, deadline: Date.now() + this.requestTimeoutMs, resolve, reject });
+    });
+    g.node.readIndex(ctx);
+    this.scheduleTurn();
+    return p;
+  }
+
+  /** Ask group `id`'s leader (this broker) to hand leadership to broker `to`. */
+  transferLeader(id: number, to: number): void {
+    const g = this.group(id);
+    g.node.transferLeader(to);
+    this.scheduleTurn();
+  }
+
+  // ---- inputs ------------------------------------------------------------------------------
+
+  private tick(): void {
+    if (this.failure || this.closed) return;
+    const now = Date.now();
+    for (const g of this.groups.values()) {
+      g.node.tick();
+      expire(g.proposals, now);
+      expire(g.reads, now);
+    }
+    this.scheduleTurn();
+  }
+
+  private receive(from: number, messages: readonly GroupMessage[]): void {
+    if (this.failure || this.closed) return;
+    for (const { group, message } of messages) {
+      const g = this.groups.get(group);
+      // A group this broker does not host (yet, or any more): Raft will retry.
+      if (!g || message.from !== from) continue;
+      try {
+        g.node.step(message);
+      } catch (err) {
+        this.log.warn({ err, group, from, type: message.type }, 'raft message refused');
+      }
+    }
+    this.scheduleTurn();
+  }
+
+  private unreachable(peer: number, messages: readonly GroupMessage[]): void {
+    const seen = new Set<number>();
+    for (const { group, message } of messages) {
+      const g = this.groups.get(group);
+      if (!g) continue;
+      if (message.type === MessageType.Snap) g.node.reportSnapshot(peer, false);
+      if (!seen.has(group)) {
+        seen.add(group);
+        g.node.reportUnreachable(peer);
+      }
+    }
+    this.scheduleTurn();
+  }
+
+  // ---- the loop ----------------------------------------------------------------------------
+
+  private scheduleTurn(): void {
+    if (this.turnScheduled || this.turnRunning || this.failure || this.closed) return;
+    this.turnScheduled = true;
+    setImmediate(() => {
+      this.turnScheduled = false;
+      void this.runTurn();
+    });
+  }
+
+  private async runTurn(): Promise<void> {
+    if (this.turnRunning || this.failure) return;
+    this.turnRunning = true;
+    try {
+      const work: HostedGroup[] = [];
+      for (const g of this.groups.values()) {
+        if (!g.node.hasReady()) continue;
+        g.inFlight = g.node.ready();
+        this.stage(g, g.inFlight);
+        work.push(g);
+      }
+      if (work.length === 0 && !this.unsyncedApply) return;
+      this.unsyncedApply = false;
+      this.stats.turns++;
+      // Group commit: every group's writes of this turn, and the state-machine writes staged by
+      // the previous turn's applies, become durable in one synced batch.
+      const t0 = performance.now();
+      await this.store.commit();
+      const ms = performance.now() - t0;
+      this.stats.syncs++;
+      this.stats.readiesPerSync = work.length;
+      this.stats.lastSyncMs = ms;
+      this.stats.totalSyncMs += ms;
+      this.sendAll(work);
+      for (const g of work) this.applyAndAdvance(g);
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.turnRunning = false;
+    }
+    if (this.failure) return;
+    if (this.unsyncedApply || [...this.groups.values()].some((g) => g.node.hasReady())) this.scheduleTurn();
+    else for (const done of this.idle.splice(0)) done();
+  }
+
+  /** Step 1 of the Ready contract: stage what must be durable before anything else happens. */
+  private stage(g: HostedGroup, rd: Ready): void {
+    if (rd.snapshot) this.store.applySnapshot(g.id, rd.snapshot);
+    if (rd.entries.length > 0) this.store.append(g.id, rd.entries);
+    if (rd.hardState) this.store.setHardState(g.id, rd.hardState);
+  }
+
+  /** Step 2: one frame per peer with every group's messages. */
+  private sendAll(work: readonly HostedGroup[]): void {
+    const perPeer = new Map<number, GroupMessage[]>();
+    const snapshotsSent: Array<[HostedGroup, number]> = [];
+    for (const g of work) {
+      for (const message of g.inFlight!.messages) {
+        const list = perPeer.get(message.to);
+        if (list) list.push({ group: g.id, message });
+        else perPeer.set(message.to, [{ group: g.id, message }]);
+        if (message.type === MessageType.Snap) snapshotsSent.push([g, message.to]);
+      }
+    }
+    for (const [peer, list] of perPeer) this.transport.send(peer, list);
+    // Snapshots travel inline in the frame: once handed to the transport they count as sent; a
+    // failed delivery is reported through onUnreachable and the leader probes again.
+    for (const [g, peer] of snapshotsSent) g.node.reportSnapshot(peer, true);
+  }
+
+  /** Steps 3 and 4: apply the snapshot and committed entries, answer waiters, then advance. */
+  private applyAndAdvance(g: HostedGroup): void {
+    const rd = g.inFlight!;
+    g.inFlight = undefined;
+    if (!this.groups.has(g.id)) return; // removed while its Ready was being persisted
+    if (rd.snapshot) {
+      g.sm.restore(rd.snapshot);
+      // Whoever waited on an index the snapshot covers cannot learn its own entry's fate here.
+      this.settleProposalsUpTo(g, rd.snapshot.meta.index);
+    }
+    let last = 0;
+    for (const e of rd.committedEntries) {
+      let result: unknown;
+      if (e.type === EntryType.ConfChange) {
+        const cs = g.node.applyConfChange(decodeConfChange(e.data));
+        this.store.setConfState(g.id, cs);
+        g.sm.apply(e);
+        result = cs;
+      } else {
+        result = g.sm.apply(e);
+      }
+      const w = g.proposals.get(e.index);
+      if (w) {
+        g.proposals.delete(e.index);
+        if (w.term === e.term) w.resolve(result);
+        else
+          w.reject(
+            new RaftlogError(
+              'NOT_LEADER',
+              'leadership changed before the entry was committed; it was not written',
+            ),
+          );
+      }
+      last = e.index;
+    }
+    const appliedTo = Math.max(last, rd.snapshot?.meta.index ?? 0);
+    if (appliedTo > 0) {
+      this.store.putMeta(g.id, APPLIED_KEY, encodeApplied(appliedTo));
+      this.unsyncedApply = true;
+    }
+    for (const rs of rd.readStates) {
+      const w = g.reads.get(Buffer.from(rs.context).toString('latin1'));
+      if (w) w.index = rs.index;
+    }
+    if (rd.softState) this.onSoftState?.(g.id, rd.softState, g.node.term);
+    g.node.advance();
+    this.settleReads(g);
+    if (rd.softState && rd.softState.role !== Role.Leader) {
+      // Reads in flight on a deposed leader would never be confirmed.
+      for (const [key, w] of g.reads) {
+        g.reads.delete(key);
+        w.reject(this.notLeader(g));
+      }
+    }
+  }
+
+  /** Proposals at or below a snapshot's index: their fate cannot be learned here. */
+  private settleProposalsUpTo(g: HostedGroup, index: number): void {
+    for (const [i, w] of g.proposals) {
+      if (i > index) continue;
+      g.proposals.delete(i);
+      w.reject(
+        new RaftlogError(
+          'COMMIT_TIMEOUT',
+          'the outcome of this write is unknown (a snapshot replaced the log here)',
+        ),
+      );
+    }
+  }
+
+  private settleReads(g: HostedGroup): void {
+    const applied = g.node.appliedIndex();
+    for (const [key, w] of g.reads) {
+      if (w.index !== undefined && w.index <= applied) {
+        g.reads.delete(key);
+        w.resolve(w.index);
+      }
+    }
+  }
+
+  private fail(err: unknown): void {
+    this.failure = err instanceof Error ? err : new Error(String(err));
+    this.log.error({ err: this.failure }, 'storage failure: this broker stops acknowledging writes');
+    const stopped = new RaftlogError('STORAGE_FAILED', 'this broker stopped after a storage failure', {
+      cause: this.failure,
+    });
+    for (const g of this.groups.values()) {
+      for (const w of g.proposals.values()) w.reject(stopped);
+      for (const w of g.reads.values()) w.reject(stopped);
+      g.proposals.clear();
+      g.reads.clear();
+    }
+    clearInterval(this.ticker);
+    for (const done of this.idle.splice(0)) done();
+  }
+
+  /** Resolves when the loop has nothing left to do (for orderly shutdown and tests). */
+  whenIdle(): Promise<void> {
+    if (!this.turnRunning && !this.turnScheduled) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  /** Stop ticking and answering; fails every waiter; waits for the turn in progress. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    clearInterval(this.ticker);
+    this.ticker = undefined;
+    await this.whenIdle();
+    this.closed = true;
+    const closing = new RaftlogError('NOT_LEADER', 'this broker is shutting down');
+    for (const g of this.groups.values()) {
+      for (const w of g.proposals.values()) w.reject(closing);
+      for (const w of g.reads.values()) w.reject(closing);
+    }
+    this.groups.clear();
+  }
+}
+
+function expire<K>(waiters: Map<K, { deadline: number; reject(err: Error): void }>, now: number): void {
+  for (const [key, w] of waiters) {
+    if (w.deadline > now) continue;
+    waiters.delete(key);
+    w.reject(new RaftlogError('COMMIT_TIMEOUT', 'timed out; the outcome of this request is unknown'));
+  }
+}
