@@ -225,7 +225,7 @@ export class Raft {
 
   private hasUnappliedConfChanges(): boolean {
     if (this.log.applied >= this.log.committed) return false;
-    const ents = this.log.slice(this.log.applied + 1, this.log.committed + 1, Number.POSITIVE_INFINITY);
+    const ents = this.log.slice(this.log.applied + 1, this.log.committed + 1, Number.MAX_SAFE_INTEGER);
     // Not in memory yet: try again on a later tick.
     if (ents === undefined) return true;
     if (ents === 'compacted') return false;
