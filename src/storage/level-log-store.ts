@@ -1,0 +1,668 @@
+import diagnostics from 'node:diagnostics_channel';
+import path from 'node:path';
+import { Level } from 'level';
+import { RaftlogError } from '../errors.js';
+import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js';
+import { CatchUpCache } from './catch-up-cache.js';
+import { GroupCommit } from './group-commit.js';
+import { entryKey, FORMAT_KEY, groupLowerBound, Kind, metaKey, recordKey, termRunKey } from './level-keys.js';
+import { type LevelDb, type RecoveredGroup, recoverGroups } from './level-recovery.js';
+import {
+  checkAppendStart,
+  checkCompaction,
+  checkConfState,
+  checkEntries,
+  checkGroupId,
+  checkHardState,
+  checkMetaName,
+  checkRange,
+  checkSnapshot,
+  checkSnapshotNewer,
+  checkTermIndex,
+  countWithinBytes,
+  EMPTY_CONF_STATE,
+  EMPTY_HARD_STATE,
+  EMPTY_SNAPSHOT,
+} from './log-checks.js';
+import type { GroupLog, LogStore } from './log-store.js';
+import {
+  decodeEntry,
+  decodeNumber,
+  encodeBytes,
+  encodeConfState,
+  encodeEntry,
+  encodeHardState,
+  encodeNumber,
+  encodeSnapshot,
+} from './record-codec.js';
+import { TailCache } from './tail-cache.js';
+import { TermIndex } from './term-index.js';
+
+/** The on-disk format this code writes; a store of a newer format is refused. */
+export const FORMAT_VERSION = 1;
+
+/**
+ * Published on `raftlog:storage:batch` after each synced batch: `{ ops, bytes, durationMs }`.
+ */
+export const batchChannel = diagnostics.channel('raftlog:storage:batch');
+
+/** Settings of a {@link LevelLogStore}. */
+export interface LevelLogStoreOptions {
+  /** Most bytes of recent entries kept in memory per group. Default 4 MiB. */
+  readonly tailCacheBytesPerGroup?: number;
+  /** Most bytes of recent entries kept in memory for all groups together. Default 256 MiB. */
+  readonly tailCacheBytes?: number;
+  /** Most bytes of older entries loaded for `entries()` (catch-up), all groups. Default 16 MiB. */
+  readonly catchUpCacheBytes?: number;
+  /** Bytes read ahead by one background load for `entries()`. Default 1 MiB. */
+  readonly catchUpLoadBytes?: number;
+  /** Called when a background load asked for by `entries()` finished: ask again now. */
+  readonly onEntriesLoaded?: (groupId: number) => void;
+  /** LevelDB's write buffer (memtable) size. Default 16 MiB. */
+  readonly writeBufferSize?: number;
+  /**
+   * Test seam standing in for the disk: called with each batch's operation count before it is
+   * written. Throwing (or rejecting) fails the write as an I/O error or a full disk would.
+   */
+  readonly beforeWrite?: (ops: number) => void | Promise<void>;
+}
+
+type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+
+/** One group's state in memory: everything but the log itself, plus the recent tail of the log. */
+class GroupState {
+  snapshot: Snapshot = EMPTY_SNAPSHOT;
+  hardState: HardState = EMPTY_HARD_STATE;
+  confState: ConfState = EMPTY_CONF_STATE;
+  readonly meta = new Map<string, Uint8Array>();
+  lastIndex = 0;
+  readonly terms = new TermIndex();
+  readonly tail = new TailCache();
+  /** Lowest index written in the batch being staged / the batch in flight (not yet durable). */
+  stagedFrom = Number.POSITIVE_INFINITY;
+  inflightFrom = Number.POSITIVE_INFINITY;
+  /** Bumped whenever entries are overwritten or dropped, so a background load in flight is discarded. */
+  generation = 0;
+  loading = false;
+  damage: RaftlogError | undefined;
+  /** Keys found by recovery for a damaged group, so `dropGroup` removes them all. */
+  damagedKeys: Buffer[] = [];
+  /** Lowest index that may have an entry on disk (recovery may find entries below the snapshot). */
+  lowestEntry = 1;
+  readonly groupId: number;
+
+  constructor(groupId: number) {
+    this.groupId = groupId;
+  }
+
+  get firstIndex(): number {
+    return this.snapshot.meta.index + 1;
+  }
+
+  /** Lowest index the tail cache must keep: entries not yet durable are found only there. */
+  get keepFrom(): number {
+    return Math.min(this.stagedFrom, this.inflightFrom);
+  }
+
+  /** Term of `index`, which must be in `firstIndex - 1 .. lastIndex`. */
+  termAt(index: number): number {
+    return index === this.snapshot.meta.index ? this.snapshot.meta.term : this.terms.termAt(index);
+  }
+}
+
+/** A group no write has created: what reads of an unknown group see. Never written to. */
+const NO_GROUP = new GroupState(0);
+
+function lockedDirectory(err: unknown): boolean {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if ((e as { code?: unknown }).code === 'LEVEL_LOCKED') return true;
+  }
+  return false;
+}
+
+/**
+ * The durable {@link LogStore}: one LevelDB database (classic-level) per node for all groups,
+ * group commit into one synced batch, checksummed records, fast recovery.
+ *
+ * Reads by the Raft core never touch the disk: `term()` comes from an in-memory term index, and
+ * `entries()` from a bounded in-memory tail of each group's log. For an older range `entries()`
+ * answers `undefined`, loads the range in the background into a separate small cache (so catch-up
+ * never evicts the tail) and calls `onEntriesLoaded`; the next call finds it. `readEntries()`
+ * streams from the database for catch-up fetches.
+ *
+ * A record that fails its checksum raises `STORAGE_CORRUPT` and marks its group damaged (see
+ * `damagedGroups()`): the group serves nothing until dropped and rebuilt from its peers. A failed
+ * write raises `STORAGE_FAILED` and stops the store (fail-stop).
+ */
+export class LevelLogStore implements LogStore {
+  readonly #db: LevelDb;
+  readonly #dir: string;
+  readonly #groups = new Map<number, GroupState>();
+  readonly #commit: GroupCommit<BatchOp>;
+  readonly #catchUp: CatchUpCache;
+  /** Groups with entries in their tail cache, least recently appended first. */
+  readonly #tailOrder = new Map<number, GroupState>();
+  #tailBytes = 0;
+  #stagedGroups = new Set<GroupState>();
+  #inflightGroups = new Set<GroupState>();
+  #closed = false;
+  readonly #maxTailPerGroup: number;
+  readonly #maxTail: number;
+  readonly #loadBytes: number;
+  readonly #onEntriesLoaded: ((groupId: number) => void) | undefined;
+
+  private constructor(db: LevelDb, dir: string, options: LevelLogStoreOptions) {
+    this.#db = db;
+    this.#dir = dir;
+    this.#maxTailPerGroup = options.tailCacheBytesPerGroup ?? 4 * 1024 * 1024;
+    this.#maxTail = options.tailCacheBytes ?? 256 * 1024 * 1024;
+    this.#loadBytes = options.catchUpLoadBytes ?? 1024 * 1024;
+    this.#catchUp = new CatchUpCache(options.catchUpCacheBytes ?? 16 * 1024 * 1024);
+    this.#onEntriesLoaded = options.onEntriesLoaded;
+    const beforeWrite = options.beforeWrite;
+    this.#commit = new GroupCommit<BatchOp>(
+      async (ops) => {
+        const started = performance.now();
+        if (beforeWrite !== undefined) await beforeWrite(ops.length);
+        await this.#db.batch(ops, { sync: true });
+        if (batchChannel.hasSubscribers) {
+          let bytes = 0;
+          for (const op of ops) bytes += op.key.length + (op.type === 'put' ? op.value.length : 0);
+          batchChannel.publish({ ops: ops.length, bytes, durationMs: performance.now() - started });
+        }
+      },
+      { batchStarted: () => this.#batchStarted(), batchDurable: () => this.#batchDurable() },
+    );
+  }
+
+  /**
+   * Opens (creating if needed) the store in `dir`. Fails with `DATA_DIR_LOCKED` when another
+   * process has it open, `STORAGE_VERSION` when it was written by a newer format.
+   */
+  static async open(dir: string, options: LevelLogStoreOptions = {}): Promise<LevelLogStore> {
+    const location = path.resolve(dir);
+    const db: LevelDb = new Level<Buffer, Buffer>(location, {
+      keyEncoding: 'buffer',
+      valueEncoding: 'buffer',
+    });
+    try {
+      await db.open({ writeBufferSize: options.writeBufferSize ?? 16 * 1024 * 1024 });
+    } catch (err) {
+      if (lockedDirectory(err)) {
+        throw new RaftlogError('DATA_DIR_LOCKED', `data directory ${location} is in use by another process`, {
+          cause: err,
+          details: { dir: location },
+        });
+      }
+      throw new RaftlogError('STORAGE_FAILED', `cannot open data directory ${location}: ${String(err)}`, {
+        cause: err,
+        details: { dir: location },
+      });
+    }
+    try {
+      await checkFormat(db, location);
+      const store = new LevelLogStore(db, location, options);
+      store.#restore(await recoverGroups(db));
+      return store;
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+  }
+
+  /** The data directory. */
+  get dir(): string {
+    return this.#dir;
+  }
+
+  groups(): number[] {
+    this.#checkOpen();
+    return [...this.#groups.keys()].sort((a, b) => a - b);
+  }
+
+  group(groupId: number): GroupLog {
+    this.#checkOpen();
+    checkGroupId(groupId);
+    const damage = this.#groups.get(groupId)?.damage;
+    if (damage !== undefined) throw damage;
+    return new LevelGroupLog(
+      groupId,
+      () => this.#readState(groupId),
+      (g, lo, hi, maxBytes) => this.#cachedEntries(g, lo, hi, maxBytes),
+    );
+  }
+
+  damagedGroups(): number[] {
+    return [...this.#groups.values()]
+      .filter((g) => g.damage !== undefined)
+      .map((g) => g.groupId)
+      .sort((a, b) => a - b);
+  }
+
+  append(groupId: number, entries: readonly Entry[]): void {
+    const g = this.#writable(groupId);
+    checkEntries(entries);
+    if (entries.length === 0) return;
+    const first = entries[0]!;
+    checkAppendStart(groupId, first, g.snapshot.meta.index, g.lastIndex, () => g.termAt(first.index - 1));
+    const newLast = first.index + entries.length - 1;
+    if (first.index <= g.lastIndex) {
+      // Overwrite a conflicting suffix: drop what the new entries do not replace.
+      for (let i = newLast + 1; i <= g.lastIndex; i++)
+        this.#stage({ type: 'del', key: entryKey(groupId, i) });
+      for (const start of g.terms.truncateFrom(first.index)) this.#del(termRunKey(groupId, start));
+      this.#catchUp.truncateFrom(groupId, first.index);
+      g.generation++;
+    }
+    for (const e of entries) {
+      const key = entryKey(groupId, e.index);
+      this.#stage({ type: 'put', key, value: encodeEntry(key, e) });
+      if (g.terms.extend(e.index, e.term)) {
+        const runKey = termRunKey(groupId, e.index);
+        this.#stage({ type: 'put', key: runKey, value: encodeNumber(runKey, e.term) });
+      }
+    }
+    this.#tailBytes += g.tail.append(entries, g.lastIndex);
+    g.lastIndex = newLast;
+    this.#markStaged(g, first.index);
+    this.#tailOrder.delete(groupId);
+    this.#tailOrder.set(groupId, g);
+    this.#evict(g);
+  }
+
+  setHardState(groupId: number, hardState: HardState): void {
+    const g = this.#writable(groupId);
+    checkHardState(hardState);
+    g.hardState = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
+    const key = recordKey(groupId, Kind.HardState);
+    this.#stage({ type: 'put', key, value: encodeHardState(key, g.hardState) });
+  }
+
+  setConfState(groupId: number, confState: ConfState): void {
+    const g = this.#writable(groupId);
+    checkConfState(confState);
+    this.#putConfState(g, confState);
+  }
+
+  applySnapshot(groupId: number, snapshot: Snapshot): void {
+    const g = this.#writable(groupId);
+    checkSnapshot(snapshot);
+    checkSnapshotNewer(groupId, snapshot, g.snapshot.meta.index);
+    const { index, term } = snapshot.meta;
+    if (index <= g.lastIndex && g.termAt(index) === term) {
+      this.#dropPrefix(g, snapshot);
+    } else {
+      this.#dropEntries(g, Math.min(g.lowestEntry, g.firstIndex), g.lastIndex);
+      for (const start of g.terms.clear()) this.#del(termRunKey(groupId, start));
+      this.#tailBytes -= g.tail.clear();
+      this.#catchUp.drop(groupId);
+      g.generation++;
+      g.lastIndex = index;
+      this.#putSnapshot(g, snapshot);
+    }
+    this.#putConfState(g, snapshot.meta.confState);
+  }
+
+  compact(groupId: number, snapshot: Snapshot): void {
+    const g = this.#writable(groupId);
+    checkSnapshot(snapshot);
+    checkSnapshotNewer(groupId, snapshot, g.snapshot.meta.index);
+    checkCompaction(groupId, snapshot, g.lastIndex, () => g.termAt(snapshot.meta.index));
+    this.#dropPrefix(g, snapshot);
+  }
+
+  putMeta(groupId: number, name: string, value: Uint8Array): void {
+    const g = this.#writable(groupId);
+    checkMetaName(name);
+    const copy = Uint8Array.from(value);
+    g.meta.set(name, copy);
+    const key = metaKey(groupId, name);
+    this.#stage({ type: 'put', key, value: encodeBytes(key, copy) });
+  }
+
+  getMeta(groupId: number, name: string): Uint8Array | undefined {
+    this.#checkOpen();
+    checkGroupId(groupId);
+    return this.#readable(groupId).meta.get(name);
+  }
+
+  dropGroup(groupId: number): void {
+    this.#checkWritable();
+    checkGroupId(groupId);
+    const g = this.#groups.get(groupId);
+    if (g === undefined) return;
+    for (const key of g.damagedKeys) this.#del(key);
+    for (const kind of [Kind.HardState, Kind.ConfState, Kind.Snapshot] as const)
+      this.#del(recordKey(groupId, kind));
+    for (const name of g.meta.keys()) this.#del(metaKey(groupId, name));
+    for (const start of g.terms.clear()) this.#del(termRunKey(groupId, start));
+    this.#dropEntries(g, Math.min(g.lowestEntry, g.firstIndex), g.lastIndex);
+    this.#tailBytes -= g.tail.clear();
+    this.#tailOrder.delete(groupId);
+    this.#catchUp.drop(groupId);
+    this.#stagedGroups.delete(g);
+    this.#groups.delete(groupId);
+  }
+
+  commit(): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError());
+    return this.#commit.commit();
+  }
+
+  async readEntries(groupId: number, lo: number, hi: number, maxBytes: number): Promise<Entry[]> {
+    this.#checkOpen();
+    checkGroupId(groupId);
+    const g = this.#readable(groupId);
+    checkRange(groupId, lo, hi, maxBytes, g.firstIndex, g.lastIndex);
+    if (lo === hi) return [];
+    const tailFirst = g.tail.firstIndex(g.lastIndex);
+    if (lo >= tailFirst) return g.tail.read(lo, hi, maxBytes, g.lastIndex);
+    // Take the cached part now, so both parts are of the same moment (the disk iterator reads a
+    // snapshot taken when it is created, also now).
+    const fromTail = hi > tailFirst ? g.tail.read(tailFirst, hi, maxBytes, g.lastIndex) : [];
+    const fromDisk = await this.#scan(g, lo, Math.min(hi, tailFirst), maxBytes);
+    const all = fromDisk.length === Math.min(hi, tailFirst) - lo ? fromDisk.concat(fromTail) : fromDisk;
+    return all.slice(0, countWithinBytes(all, 0, all.length, maxBytes));
+  }
+
+  /**
+   * Closes the database after the batch in flight (if any) settled. Writes staged but not
+   * committed are discarded, as a crash would lose them.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#commit.discardStaged();
+    await this.#commit.settle();
+    await this.#db.close();
+  }
+
+  // --- Internals ---------------------------------------------------------------------------
+
+  #readState(groupId: number): GroupState {
+    this.#checkOpen();
+    const g = this.#readable(groupId);
+    if (g.damage !== undefined) throw g.damage;
+    return g;
+  }
+
+  /** The Raft core's read: from memory, or `undefined` while loading from disk. */
+  #cachedEntries(g: GroupState, lo: number, hi: number, maxBytes: number): readonly Entry[] | undefined {
+    checkRange(g.groupId, lo, hi, maxBytes, g.firstIndex, g.lastIndex);
+    if (lo === hi) return [];
+    const tailFirst = g.tail.firstIndex(g.lastIndex);
+    if (lo >= tailFirst) return g.tail.read(lo, hi, maxBytes, g.lastIndex);
+    const diskHi = Math.min(hi, tailFirst);
+    const loaded = this.#catchUp.read(g.groupId, lo, diskHi, maxBytes);
+    if (loaded === undefined) {
+      this.#load(g, lo, diskHi, maxBytes);
+      return undefined;
+    }
+    if (loaded.length < diskHi - lo || hi <= tailFirst) return loaded;
+    const all = loaded.concat(g.tail.read(tailFirst, hi, maxBytes, g.lastIndex));
+    return all.slice(0, countWithinBytes(all, 0, all.length, maxBytes));
+  }
+
+  #restore(recovered: Map<number, RecoveredGroup>): void {
+    for (const [groupId, r] of recovered) {
+      const g = new GroupState(groupId);
+      this.#groups.set(groupId, g);
+      if (r.snapshot !== undefined) g.snapshot = r.snapshot;
+      if (r.hardState !== undefined) g.hardState = r.hardState;
+      if (r.confState !== undefined) g.confState = r.confState;
+      for (const [name, value] of r.meta) g.meta.set(name, value);
+      for (const [start, term] of r.termRuns) g.terms.addRun(start, term);
+      g.lastIndex = r.lastEntry?.index ?? g.snapshot.meta.index;
+      g.lowestEntry = Math.min(r.firstEntry?.index ?? g.firstIndex, g.firstIndex);
+      const damage = r.damage ?? inconsistency(g, r);
+      if (damage !== undefined) {
+        g.damagedKeys = r.keys;
+        g.damage = new RaftlogError('STORAGE_CORRUPT', `group ${groupId} is damaged: ${damage}`, {
+          details: { groupId },
+        });
+      }
+    }
+  }
+
+  #batchStarted(): void {
+    for (const g of this.#stagedGroups) {
+      g.inflightFrom = g.stagedFrom;
+      g.stagedFrom = Number.POSITIVE_INFINITY;
+    }
+    this.#inflightGroups = this.#stagedGroups;
+    this.#stagedGroups = new Set();
+  }
+
+  #batchDurable(): void {
+    for (const g of this.#inflightGroups) {
+      g.inflightFrom = Number.POSITIVE_INFINITY;
+      this.#evict(g);
+    }
+    this.#inflightGroups = new Set();
+  }
+
+  #markStaged(g: GroupState, index: number): void {
+    g.stagedFrom = Math.min(g.stagedFrom, index);
+    this.#stagedGroups.add(g);
+  }
+
+  /** Keeps the group's tail and all tails together within their budgets. */
+  #evict(g: GroupState): void {
+    this.#tailBytes -= g.tail.evict(this.#maxTailPerGroup, g.keepFrom, g.lastIndex);
+    if (this.#tailBytes <= this.#maxTail) return;
+    for (const [id, other] of this.#tailOrder) {
+      this.#tailBytes -= other.tail.evict(0, other.keepFrom, other.lastIndex);
+      if (other.tail.length === 0) this.#tailOrder.delete(id);
+      if (this.#tailBytes <= this.#maxTail) return;
+    }
+  }
+
+  #dropPrefix(g: GroupState, snapshot: Snapshot): void {
+    const { index } = snapshot.meta;
+    this.#dropEntries(g, Math.min(g.lowestEntry, g.firstIndex), index);
+    for (const start of g.terms.compactTo(index + 1)) this.#del(termRunKey(g.groupId, start));
+    this.#tailBytes -= g.tail.dropThrough(index, g.lastIndex);
+    this.#putSnapshot(g, snapshot);
+  }
+
+  #dropEntries(g: GroupState, from: number, to: number): void {
+    for (let i = from; i <= to; i++) this.#del(entryKey(g.groupId, i));
+  }
+
+  #putSnapshot(g: GroupState, snapshot: Snapshot): void {
+    g.snapshot = snapshot;
+    g.lowestEntry = snapshot.meta.index + 1;
+    const key = recordKey(g.groupId, Kind.Snapshot);
+    this.#stage({ type: 'put', key, value: encodeSnapshot(key, snapshot) });
+  }
+
+  #putConfState(g: GroupState, confState: ConfState): void {
+    g.confState = confState;
+    const key = recordKey(g.groupId, Kind.ConfState);
+    this.#stage({ type: 'put', key, value: encodeConfState(key, confState) });
+  }
+
+  #stage(op: BatchOp): void {
+    this.#commit.stage(op);
+  }
+
+  #del(key: Buffer): void {
+    this.#commit.stage({ type: 'del', key });
+  }
+
+  /**
+   * Reads entries `[lo, hi)` from disk, checking each, up to and including the first entry that
+   * takes the total past `maxBytes` (so a caller can tell where a `maxBytes` cut falls).
+   */
+  async #scan(g: GroupState, lo: number, hi: number, maxBytes: number): Promise<Entry[]> {
+    const out: Entry[] = [];
+    const it = this.#db.iterator({ gte: entryKey(g.groupId, lo), lt: entryKey(g.groupId, hi) });
+    try {
+      let bytes = 0;
+      for (;;) {
+        const items = await it.nextv(64);
+        if (items.length === 0) break;
+        for (const [key, value] of items) {
+          const index = lo + out.length;
+          if (!key.equals(entryKey(g.groupId, index))) throw this.#damaged(g, `entry ${index} is missing`);
+          let e: Entry;
+          try {
+            e = decodeEntry(key, index, value);
+          } catch (err) {
+            throw this.#damaged(g, (err as Error).message, err);
+          }
+          out.push(e);
+          bytes += e.data.length;
+          if (bytes > maxBytes) return out;
+        }
+      }
+    } finally {
+      await it.close();
+    }
+    if (out.length < hi - lo) throw this.#damaged(g, `entries ${lo + out.length}..${hi - 1} are missing`);
+    return out;
+  }
+
+  #load(g: GroupState, lo: number, hi: number, maxBytes: number): void {
+    if (g.loading) return;
+    g.loading = true;
+    const generation = g.generation;
+    this.#scan(g, lo, hi, Math.max(maxBytes, this.#loadBytes)).then(
+      (entries) => {
+        g.loading = false;
+        if (this.#closed || this.#groups.get(g.groupId) !== g || g.generation !== generation) return;
+        this.#catchUp.put(g.groupId, entries);
+        this.#onEntriesLoaded?.(g.groupId);
+      },
+      () => {
+        // A damaged group is marked by #scan; a closed store needs nothing.
+        g.loading = false;
+      },
+    );
+  }
+
+  #damaged(g: GroupState, why: string, cause?: unknown): RaftlogError {
+    g.damage ??= new RaftlogError('STORAGE_CORRUPT', `group ${g.groupId} is damaged: ${why}`, {
+      cause,
+      details: { groupId: g.groupId },
+    });
+    return g.damage;
+  }
+
+  #readable(groupId: number): GroupState {
+    return this.#groups.get(groupId) ?? NO_GROUP;
+  }
+
+  #writable(groupId: number): GroupState {
+    this.#checkWritable();
+    checkGroupId(groupId);
+    let g = this.#groups.get(groupId);
+    if (g === undefined) {
+      g = new GroupState(groupId);
+      this.#groups.set(groupId, g);
+    }
+    if (g.damage !== undefined) throw g.damage;
+    return g;
+  }
+
+  #checkWritable(): void {
+    this.#checkOpen();
+    const failure = this.#commit.failure;
+    if (failure !== undefined) throw failure;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw closedError();
+  }
+}
+
+function closedError(): RaftlogError {
+  return new RaftlogError('STORAGE_CLOSED', 'the log store is closed');
+}
+
+/** Why a recovered group's records disagree with each other, if they do. */
+function inconsistency(g: GroupState, r: RecoveredGroup): string | undefined {
+  if (r.firstEntry === undefined || r.lastEntry === undefined) return undefined;
+  if (r.firstEntry.index !== g.firstIndex) {
+    return `log starts at ${r.firstEntry.index}, snapshot is at ${g.snapshot.meta.index}`;
+  }
+  const runs = g.terms.runs();
+  if (runs.length === 0 || runs[0]![0] > r.firstEntry.index) return 'term index does not cover the log';
+  if (
+    g.terms.termAt(r.firstEntry.index) !== r.firstEntry.term ||
+    g.terms.termAt(r.lastEntry.index) !== r.lastEntry.term
+  ) {
+    return 'term index disagrees with the log';
+  }
+  return undefined;
+}
+
+async function checkFormat(db: LevelDb, location: string): Promise<void> {
+  const stored = await db.get(FORMAT_KEY);
+  if (stored === undefined) {
+    const anyKey = await db.keys({ gte: groupLowerBound(0), limit: 1 }).all();
+    if (anyKey.length > 0) {
+      throw new RaftlogError(
+        'STORAGE_CORRUPT',
+        `data directory ${location} holds data without a format version`,
+      );
+    }
+    await db.put(FORMAT_KEY, encodeNumber(FORMAT_KEY, FORMAT_VERSION), { sync: true });
+    return;
+  }
+  const version = decodeNumber(FORMAT_KEY, stored);
+  if (version !== FORMAT_VERSION) {
+    throw new RaftlogError(
+      'STORAGE_VERSION',
+      `data directory ${location} has format version ${version}; this raftlog reads version ${FORMAT_VERSION}`,
+      { details: { dir: location, version, supported: FORMAT_VERSION } },
+    );
+  }
+}
+
+type CachedEntries = (
+  g: GroupState,
+  lo: number,
+  hi: number,
+  maxBytes: number,
+) => readonly Entry[] | undefined;
+
+/** The Raft core's view of one group of a {@link LevelLogStore}. */
+class LevelGroupLog implements GroupLog {
+  readonly groupId: number;
+  readonly #state: () => GroupState;
+  readonly #entries: CachedEntries;
+
+  constructor(groupId: number, state: () => GroupState, entries: CachedEntries) {
+    this.groupId = groupId;
+    this.#state = state;
+    this.#entries = entries;
+  }
+
+  initialState(): { hardState: HardState; confState: ConfState } {
+    const g = this.#state();
+    return { hardState: g.hardState, confState: g.confState };
+  }
+
+  entries(lo: number, hi: number, maxBytes: number): readonly Entry[] | undefined {
+    return this.#entries(this.#state(), lo, hi, maxBytes);
+  }
+
+  term(index: number): number {
+    const g = this.#state();
+    checkTermIndex(this.groupId, index, g.firstIndex, g.lastIndex);
+    return g.termAt(index);
+  }
+
+  firstIndex(): number {
+    return this.#state().firstIndex;
+  }
+
+  lastIndex(): number {
+    return this.#state().lastIndex;
+  }
+
+  snapshot(): Snapshot {
+    return this.#state().snapshot;
+  }
+}
