@@ -168,10 +168,11 @@ export class Raft {
     this.lead = this.id;
     this.role = Role.Leader;
     this.trk.progress.get(this.id)?.becomeReplicate();
-    // Any membership change in the uncommitted tail may still be pending: be conservative.
-    this.pendingConfIndex = this.log.lastIndex();
     // The no-op of this term: committing it commits every earlier entry (§5.4.2, §8).
     this.appendEntries([{ term: 0, index: 0, type: EntryType.Normal, data: EMPTY }]);
+    // No membership change until the no-op applies: any change in the uncommitted tail is then
+    // done, and an entry of this term has committed (the fix to single-server changes, thesis §4.1).
+    this.pendingConfIndex = this.log.lastIndex();
   }
 
   // ---- time --------------------------------------------------------------------------------
