@@ -3,7 +3,7 @@ import { decodeConfChange } from '../../../src/raft/confchange-codec.js';
 import type { RaftConfig } from '../../../src/raft/config.js';
 import type { Status } from '../../../src/raft/rawnode.js';
 import { RawNode } from '../../../src/raft/rawnode.js';
-import type { Entry, Message, ReadState, Ready, Snapshot } from '../../../src/raft/types.js';
+import type { ConfState, Entry, Message, ReadState, Ready, Snapshot } from '../../../src/raft/types.js';
 import { EntryType, MessageType, Role } from '../../../src/raft/types.js';
 import type { MemoryLogStore } from '../../../src/storage/memory-log-store.js';
 import type { LogState } from './log-state.js';
@@ -45,6 +45,8 @@ export interface Peer {
   readonly sm: ListStateMachine;
   /** Every read state this node's `Ready`s handed out, in order. */
   readonly readStates: ReadState[];
+  /** Every membership this node switched to by applying a change, in order. */
+  readonly confStates: ConfState[];
   up: boolean;
 }
 
@@ -124,6 +126,7 @@ export class Cluster {
       store,
       sm,
       readStates: [],
+      confStates: [],
       up: true,
     };
     this.peers.set(id, peer);
@@ -221,8 +224,10 @@ export class Cluster {
       this.#checkSameEntryApplied(id, e);
       p.sm.apply(e);
       if (e.type === EntryType.ConfChange) {
-        p.store.setConfState(GROUP, p.node.applyConfChange(decodeConfChange(e.data)));
+        const cs = p.node.applyConfChange(decodeConfChange(e.data));
+        p.store.setConfState(GROUP, cs);
         p.store.commitSync();
+        p.confStates.push(cs);
       }
     }
     p.readStates.push(...rd.readStates);

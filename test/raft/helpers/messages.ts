@@ -54,7 +54,7 @@ const electionTypes = new Set<MessageType>([
 ]);
 
 /** Only the messages of an election, so a leader can win before any append is delivered. */
-export const electionTraffic: MessageFilter = (m) => electionTypes.has(m.type);
+export const electionTraffic = (m: Message): boolean => electionTypes.has(m.type);
 
 /** Bytes of entry data a message carries. */
 export function entryBytes(m: Message): number {
