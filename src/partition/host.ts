@@ -14,19 +14,25 @@ import {
   type SoftState,
 } from '../raft/types.js';
 import type { LogStore } from '../storage/log-store.js';
-import { decodeApplied, encodeApplied } from './applied-index.js';
 import type { GroupMessage, PeerTransport } from './transport.js';
 
-/** What committed entries do in one group. Must be deterministic: every replica computes the same. */
+/**
+ * What committed entries do in one group. Must be deterministic: every replica computes the same.
+ *
+ * Durability: the state machine stages its own durable state in the store whenever it likes
+ * (every apply, or a checkpoint now and then); staged writes commit with the host's next batch.
+ * After a restart Raft hands out again every committed entry above `durableApplied`, so the state
+ * machine must come back exactly as it was at that index.
+ */
 export interface GroupStateMachine {
+  /** The index the state machine's durable state reflects (0 for a new group). */
+  readonly durableApplied: number;
   /**
-   * Apply one committed entry (every entry, in order: no-ops and membership changes too). Durable
-   * state goes into the store as staged writes; they commit atomically with the group's applied
-   * index in a following batch, so a restart resumes from a consistent point and re-applies the
-   * rest. The return value is handed to whoever proposed the entry on this broker.
+   * Apply one committed entry (every entry, in order: no-ops and membership changes too). The
+   * return value is handed to whoever proposed the entry on this broker.
    */
   apply(entry: Entry): unknown;
-  /** Replace the whole state by an incoming snapshot's data. */
+  /** Replace the whole state by a snapshot's data (incoming, or found newer at restart). */
   restore(snapshot: Snapshot): void;
 }
 
@@ -82,8 +88,6 @@ class HostedGroup {
     readonly sm: GroupStateMachine,
   ) {}
 }
-
-const APPLIED_KEY = 'applied';
 
 /** Counters of the host loop, for metrics. */
 export interface HostStats {
@@ -172,11 +176,14 @@ export class RaftHost {
         autoLeave: false,
       });
     }
-    const appliedRaw = this.store.getMeta(id, APPLIED_KEY);
+    // A snapshot installed just before a crash may be newer than the state machine's last
+    // durable state: then the snapshot is where the state machine resumes.
+    const snapshot = view.snapshot();
+    if (snapshot.meta.index > sm.durableApplied) sm.restore(snapshot);
     const node = new RawNode({
       id: this.nodeId,
       storage: view,
-      applied: appliedRaw ? decodeApplied(appliedRaw) : 0,
+      applied: Math.max(sm.durableApplied, snapshot.meta.index),
       electionTick: this.timing.electionTick,
       heartbeatTick: this.timing.heartbeatTick,
       randomInt: this.randomInt,
@@ -450,11 +457,8 @@ export class RaftHost {
       }
       last = e.index;
     }
-    const appliedTo = Math.max(last, rd.snapshot?.meta.index ?? 0);
-    if (appliedTo > 0) {
-      this.store.putMeta(g.id, APPLIED_KEY, encodeApplied(appliedTo));
-      this.unsyncedApply = true;
-    }
+    // The state machine staged its writes: make sure a turn commits them.
+    if (last > 0 || rd.snapshot) this.unsyncedApply = true;
     for (const rs of rd.readStates) {
       const w = g.reads.get(Buffer.from(rs.context).toString('latin1'));
       if (w) w.index = rs.index;
