@@ -27,7 +27,7 @@ const arbRecord: fc.Arbitrary<LogRecord> = fc.record(
   },
   { requiredKeys: ['value'], noNullPrototype: true },
 );
-export const arbBatch: fc.Arbitrary<RecordBatch> = fc.record(
+const arbBatch: fc.Arbitrary<RecordBatch> = fc.record(
   {
     records: fc.array(arbRecord, { minLength: 1, maxLength: 8 }),
     timestamp: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
