@@ -47,6 +47,8 @@ export interface Peer {
   readonly readStates: ReadState[];
   /** Every membership this node switched to by applying a change, in order. */
   readonly confStates: ConfState[];
+  /** Every snapshot this node's `Ready`s handed it to install, in order. */
+  readonly installed: Snapshot[];
   up: boolean;
 }
 
@@ -127,6 +129,7 @@ export class Cluster {
       sm,
       readStates: [],
       confStates: [],
+      installed: [],
       up: true,
     };
     this.peers.set(id, peer);
@@ -219,7 +222,10 @@ export class Cluster {
       this.pending.push(m);
     }
 
-    if (rd.snapshot !== undefined) p.sm.restore(rd.snapshot);
+    if (rd.snapshot !== undefined) {
+      p.sm.restore(rd.snapshot);
+      p.installed.push(rd.snapshot);
+    }
     for (const e of rd.committedEntries) {
       this.#checkSameEntryApplied(id, e);
       p.sm.apply(e);
