@@ -267,7 +267,8 @@ export class LevelLogStore implements LogStore {
     this.#markStaged(g, first.index);
     this.#tailOrder.delete(groupId);
     this.#tailOrder.set(groupId, g);
-    this.#evict(g);
+    this.#evictGroup(g);
+    this.#evictGlobal();
   }
 
   setHardState(groupId: number, hardState: HardState): void {
@@ -395,7 +396,8 @@ export class LevelLogStore implements LogStore {
     const diskHi = Math.min(hi, tailFirst);
     const loaded = this.#catchUp.read(g.groupId, lo, diskHi, maxBytes);
     if (loaded === undefined) {
-      this.#load(g, lo, diskHi, maxBytes);
+      // Read ahead towards the tail: a follower catching up asks for the next range soon.
+      this.#load(g, lo, tailFirst, maxBytes);
       return undefined;
     }
     if (loaded.length < diskHi - lo || hi <= tailFirst) return loaded;
@@ -436,9 +438,10 @@ export class LevelLogStore implements LogStore {
   #batchDurable(): void {
     for (const g of this.#inflightGroups) {
       g.inflightFrom = Number.POSITIVE_INFINITY;
-      this.#evict(g);
+      this.#evictGroup(g);
     }
     this.#inflightGroups = new Set();
+    this.#evictGlobal();
   }
 
   #markStaged(g: GroupState, index: number): void {
@@ -446,13 +449,17 @@ export class LevelLogStore implements LogStore {
     this.#stagedGroups.add(g);
   }
 
-  /** Keeps the group's tail and all tails together within their budgets. */
-  #evict(g: GroupState): void {
+  /** Keeps the group's tail within its budget (what is durable of it). */
+  #evictGroup(g: GroupState): void {
     this.#tailBytes -= g.tail.evict(this.#maxTailPerGroup, g.keepFrom, g.lastIndex);
+  }
+
+  /** Keeps all tails together within their budget, emptying the least recently appended first. */
+  #evictGlobal(): void {
     if (this.#tailBytes <= this.#maxTail) return;
-    for (const [id, other] of this.#tailOrder) {
-      this.#tailBytes -= other.tail.evict(0, other.keepFrom, other.lastIndex);
-      if (other.tail.length === 0) this.#tailOrder.delete(id);
+    for (const [id, g] of this.#tailOrder) {
+      this.#tailBytes -= g.tail.evict(0, g.keepFrom, g.lastIndex);
+      if (g.tail.length === 0) this.#tailOrder.delete(id);
       if (this.#tailBytes <= this.#maxTail) return;
     }
   }

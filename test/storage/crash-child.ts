@@ -1,0 +1,70 @@
+/**
+ * Child process of the crash and lock tests.
+ *
+ *   node crash-child.js append <dir> <seed>   append with acknowledgements until killed
+ *   node crash-child.js hold <dir>            open the store, print "ready", wait to be killed
+ *
+ * In `append` mode it prints `open` once the store is open, then `ack <group> <index>` after each
+ * commit covering entries of that group up to that index resolved (never before).
+ */
+import { LevelLogStore } from '../../src/storage/level-log-store.js';
+import { CRASH_GROUPS, crashEntry, mulberry32 } from './crash-pattern.js';
+
+const [mode, dir, seedArg] = process.argv.slice(2);
+
+async function hold(): Promise<void> {
+  await LevelLogStore.open(dir!);
+  process.stdout.write('ready\n');
+  setInterval(() => {}, 60_000);
+}
+
+async function append(): Promise<void> {
+  const random = mulberry32(Number(seedArg));
+  const store = await LevelLogStore.open(dir!);
+  // Each run writes with a higher term than the runs before it.
+  const previous = store.getMeta(0, 'run');
+  const run = (previous === undefined ? 0 : previous[0]!) + 1;
+  store.putMeta(0, 'run', Uint8Array.of(run));
+  await store.commit();
+  process.stdout.write('open\n');
+
+  const worker = async (): Promise<never> => {
+    for (;;) {
+      const acked = new Map<number, number>();
+      for (let k = 1 + Math.floor(random() * 4); k > 0; k--) {
+        const group = 1 + Math.floor(random() * CRASH_GROUPS);
+        const log = store.group(group);
+        const from = log.lastIndex() + 1;
+        const n = 1 + Math.floor(random() * 5);
+        const entries = [];
+        for (let i = from; i < from + n; i++) entries.push(crashEntry(group, i, run));
+        store.append(group, entries);
+        store.setHardState(group, { term: run, vote: 1, commit: from + n - 1 });
+        acked.set(group, from + n - 1);
+        // Now and then compact, so crashes also hit compactions.
+        if (random() < 0.2 && log.lastIndex() - log.firstIndex() > 40) {
+          const index = log.lastIndex() - 20;
+          store.compact(group, {
+            meta: {
+              index,
+              term: log.term(index),
+              confState: {
+                voters: [1],
+                learners: [],
+                votersOutgoing: [],
+                learnersNext: [],
+                autoLeave: false,
+              },
+            },
+            data: Buffer.from(`snapshot ${group} ${index}`),
+          });
+        }
+      }
+      await store.commit();
+      for (const [group, index] of acked) process.stdout.write(`ack ${group} ${index}\n`);
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+}
+
+await (mode === 'hold' ? hold() : append());
