@@ -122,6 +122,7 @@ export class RaftHost {
   private failure: Error | undefined;
   private closed = false;
   private readCounter = 0;
+  private readonly heard = new Map<number, number>();
   private idle: Array<() => void> = [];
   readonly stats: HostStats = { turns: 0, syncs: 0, readiesPerSync: 0, lastSyncMs: 0, totalSyncMs: 0 };
 
@@ -155,13 +156,13 @@ export class RaftHost {
   /**
    * Start hosting a group. A group new to this broker is created with `voters` as its initial
    * membership (every initial replica must be given the same list); an existing one resumes from
-   * its stored state. With `campaign`, this replica starts an election at once instead of waiting
-   * for a timeout (used by the preferred leader of a new group).
+   * its stored state. With `campaignIfNew`, the replica of a new group starts an election at once
+   * instead of waiting for a timeout (used by the preferred leader).
    */
   addGroup(
     id: number,
     sm: GroupStateMachine,
-    opts: { voters?: readonly number[]; campaign?: boolean } = {},
+    opts: { voters?: readonly number[]; campaignIfNew?: boolean } = {},
   ): void {
     if (this.groups.has(id)) throw new Error(`raft host: group ${id} already hosted`);
     const view = this.store.group(id);
@@ -189,7 +190,12 @@ export class RaftHost {
       randomInt: this.randomInt,
     });
     this.groups.set(id, new HostedGroup(id, node, sm));
-    if (opts.campaign) node.campaign();
+    // A brand-new group need not wait an election timeout for its first leader, nor does a group
+    // whose only voter is this broker.
+    const voters = view.initialState().confState;
+    const alone =
+      voters.voters.length === 1 && voters.voters[0] === this.nodeId && voters.votersOutgoing.length === 0;
+    if ((isNew && opts.campaignIfNew) || alone) node.campaign();
     this.scheduleTurn();
   }
 
@@ -302,6 +308,26 @@ export class RaftHost {
     return p;
   }
 
+  /**
+   * Propose `data` to group `id` without waiting for the outcome: on a follower the proposal is
+   * forwarded to the leader through Raft. Returns false when it could not even be submitted (no
+   * leader known). For idempotent housekeeping commands that are checked and retried.
+   */
+  submit(id: number, data: Uint8Array): boolean {
+    try {
+      this.group(id).node.propose(data);
+    } catch {
+      return false;
+    }
+    this.scheduleTurn();
+    return true;
+  }
+
+  /** When a frame (or heartbeat) from `peer` last arrived, in ms since the epoch; 0 if never. */
+  lastHeardFrom(peer: number): number {
+    return this.heard.get(peer) ?? 0;
+  }
+
   /** Ask group `id`'s leader (this broker) to hand leadership to broker `to`. */
   transferLeader(id: number, to: number): void {
     const g = this.group(id);
@@ -324,6 +350,7 @@ export class RaftHost {
 
   private receive(from: number, messages: readonly GroupMessage[]): void {
     if (this.failure || this.closed) return;
+    this.heard.set(from, Date.now());
     for (const { group, message } of messages) {
       const g = this.groups.get(group);
       // A group this broker does not host (yet, or any more): Raft will retry.

@@ -1,0 +1,503 @@
+import { randomUUID } from 'node:crypto';
+import { RaftlogError } from '../errors.js';
+import { type Logger, silentLogger } from '../logger.js';
+import { type HostTiming, RaftHost } from '../partition/host.js';
+import { LocalTransport } from '../partition/local-transport.js';
+import type { PeerTransport } from '../partition/transport.js';
+import { type Entry, Role } from '../raft/types.js';
+import {
+  encodeMetadataCommand,
+  METADATA_GROUP,
+  type MetadataState,
+  MetadataStateMachine,
+  type PartitionPlacement,
+  placeReplicas,
+  type TopicRecord,
+} from '../statemachine/metadata.js';
+import { PartitionMachine } from '../statemachine/partition-machine.js';
+import { type ApplyResult, rejectionError } from '../statemachine/partition-state.js';
+import { decodeRecordBatch, encodeRecordBatch } from '../statemachine/record-batch.js';
+import type { LogStore } from '../storage/log-store.js';
+import type {
+  BrokerApi,
+  ClusterDescription,
+  CreateTopicRequest,
+  FetchedRecord,
+  FetchRequest,
+  FetchResult,
+  PartitionDescription,
+  PartitionStatus,
+  ProduceRecord,
+  ProduceResult,
+  ProducerTag,
+  TopicDescription,
+  TopicSummary,
+} from './api.js';
+
+/** Kafka's rule for topic names. */
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+const MAX_PARTITIONS = 10_000;
+const DEFAULT_MAX_RECORDS = 500;
+const DEFAULT_MAX_BYTES = 1024 * 1024;
+/** How often a broker checks that it is registered in the metadata (and the cluster has an id). */
+const HOUSEKEEPING_MS = 250;
+/** A peer heard from within this many election timeouts counts as alive. */
+const ALIVE_ELECTION_TIMEOUTS = 2;
+
+export interface BrokerOptions {
+  /** This broker's id (> 0): the number given to `--id`. */
+  readonly id: number;
+  /** The open store of this broker (one database for all of its groups). */
+  readonly store: LogStore;
+  /** The peer transport; omit for a single-node broker. */
+  readonly transport?: PeerTransport;
+  /**
+   * Broker ids of the initial cluster, this one included: the voters of the metadata group.
+   * Default: this broker alone.
+   */
+  readonly initialBrokers?: readonly number[];
+  /** This broker's peer (transport) address, as registered in the metadata. */
+  readonly peerAddress?: string;
+  /** This broker's client URL; may also be set later with {@link Broker.setClientUrl}. */
+  readonly clientUrl?: string;
+  readonly timing?: Partial<HostTiming>;
+  /** How long a write or read waits for its commit before COMMIT_TIMEOUT. Default 10 s. */
+  readonly requestTimeoutMs?: number;
+  /** Most bytes of one produce request's entry. Default 8 MiB. */
+  readonly maxEntryBytes?: number;
+  readonly logger?: Logger;
+}
+
+/**
+ * One raftlog broker: hosts the metadata group and its replicas of partition groups on one
+ * {@link RaftHost}, creates and drops partition groups as the metadata says, and serves topics,
+ * produce and fetch ({@link BrokerApi}).
+ */
+export class Broker implements BrokerApi {
+  readonly id: number;
+  private readonly store: LogStore;
+  private readonly transport: PeerTransport;
+  readonly host: RaftHost;
+  private readonly metadata: MetadataStateMachine;
+  private readonly partitions = new Map<number, PartitionMachine>();
+  private readonly initialBrokers: readonly number[];
+  private readonly peerAddress: string;
+  private clientUrl: string;
+  private readonly maxEntryBytes: number;
+  private readonly log: Logger;
+  private housekeeping: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readyWaiters: Array<() => void> = [];
+
+  constructor(o: BrokerOptions) {
+    if (!Number.isSafeInteger(o.id) || o.id <= 0)
+      throw new RaftlogError('INVALID_REQUEST', `invalid broker id ${o.id}`);
+    this.id = o.id;
+    this.store = o.store;
+    this.transport = o.transport ?? new LocalTransport(o.id);
+    this.initialBrokers = [...(o.initialBrokers ?? [o.id])].sort((a, b) => a - b);
+    if (!this.initialBrokers.includes(o.id)) {
+      throw new RaftlogError('INVALID_REQUEST', `broker ${o.id} is not among the initial brokers`);
+    }
+    this.peerAddress = o.peerAddress ?? '';
+    this.clientUrl = o.clientUrl ?? '';
+    this.maxEntryBytes = o.maxEntryBytes ?? 8 * 1024 * 1024;
+    this.log = o.logger ?? silentLogger;
+    this.host = new RaftHost({
+      nodeId: o.id,
+      store: o.store,
+      transport: this.transport,
+      ...(o.timing ? { timing: o.timing } : {}),
+      ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
+      logger: this.log,
+      onSoftState: (group, state, term) => {
+        if (state.role === Role.Leader) this.log.info({ group, term }, 'became leader');
+        if (this.readyWaiters.length > 0 && this.isReady()) for (const w of this.readyWaiters.splice(0)) w();
+      },
+    });
+    this.metadata = new MetadataStateMachine(o.store, (state) => this.reconcile(state));
+    this.host.addGroup(METADATA_GROUP, this.metadata, {
+      voters: this.initialBrokers,
+      campaignIfNew: this.initialBrokers[0] === this.id,
+    });
+    this.reconcile(this.metadata.current);
+    this.housekeeping = setInterval(() => this.keepHouse(), HOUSEKEEPING_MS);
+    this.keepHouse();
+  }
+
+  /** Set the client URL this broker registers (once its HTTP server is bound). */
+  setClientUrl(url: string): void {
+    this.clientUrl = url;
+    this.keepHouse();
+  }
+
+  // ---- metadata ------------------------------------------------------------------------------
+
+  /** Make the local partition groups match the metadata: create missing replicas, drop deleted ones. */
+  private reconcile(state: MetadataState): void {
+    if (this.closed) return;
+    const wanted = new Map<number, PartitionPlacement>();
+    for (const topic of Object.values(state.topics)) {
+      for (const p of topic.partitions) if (p.replicas.includes(this.id)) wanted.set(p.group, p);
+    }
+    for (const [group, placement] of wanted) {
+      if (this.partitions.has(group)) continue;
+      const machine = new PartitionMachine(this.store, group);
+      this.partitions.set(group, machine);
+      this.host.addGroup(group, machine, {
+        voters: placement.replicas,
+        campaignIfNew: placement.replicas[0] === this.id,
+      });
+    }
+    for (const [group, machine] of this.partitions) {
+      if (wanted.has(group)) continue;
+      this.partitions.delete(group);
+      this.host.removeGroup(group, true);
+      machine.wakeReaders();
+    }
+  }
+
+  /** Register this broker's addresses, and give a new cluster its id, until the metadata shows them. */
+  private keepHouse(): void {
+    if (this.closed) return;
+    const meta = this.metadata.current;
+    const groupState = this.host.groupState(METADATA_GROUP);
+    if (!groupState || groupState.leader === 0) return;
+    if (meta.clusterId === '' && groupState.role === Role.Leader) {
+      this.host.submit(METADATA_GROUP, encodeMetadataCommand({ op: 'init', clusterId: randomUUID() }));
+    }
+    const mine = meta.brokers[String(this.id)];
+    if (!mine || mine.url !== this.clientUrl || mine.peer !== this.peerAddress) {
+      this.host.submit(
+        METADATA_GROUP,
+        encodeMetadataCommand({
+          op: 'register_broker',
+          broker: { id: this.id, url: this.clientUrl, peer: this.peerAddress },
+        }),
+      );
+    }
+  }
+
+  private requireMetadataLeader(): void {
+    const s = this.host.groupState(METADATA_GROUP);
+    if (s?.role === Role.Leader) return;
+    throw notLeader(s?.leader ?? 0, 'the metadata group');
+  }
+
+  /** Broker ids that can hold replicas: the initial brokers and every registered one. */
+  private brokerIds(): number[] {
+    const ids = new Set(this.initialBrokers);
+    for (const b of Object.values(this.metadata.current.brokers)) ids.add(b.id);
+    return [...ids].sort((a, b) => a - b);
+  }
+
+  async createTopic(req: CreateTopicRequest): Promise<TopicDescription> {
+    if (!TOPIC_NAME.test(req.name)) {
+      throw new RaftlogError('INVALID_REQUEST', 'topic names are 1 to 249 characters of [a-zA-Z0-9._-]');
+    }
+    if (!Number.isSafeInteger(req.partitions) || req.partitions < 1 || req.partitions > MAX_PARTITIONS) {
+      throw new RaftlogError('INVALID_REQUEST', `partitions must be an integer from 1 to ${MAX_PARTITIONS}`);
+    }
+    const brokers = this.brokerIds();
+    if (!Number.isSafeInteger(req.replicationFactor) || req.replicationFactor < 1) {
+      throw new RaftlogError('INVALID_REQUEST', 'replication_factor must be a positive integer');
+    }
+    if (req.replicationFactor > brokers.length) {
+      throw new RaftlogError(
+        'INVALID_REQUEST',
+        `replication factor ${req.replicationFactor} is larger than the number of brokers (${brokers.length})`,
+      );
+    }
+    this.requireMetadataLeader();
+    if (this.metadata.current.topics[req.name])
+      throw new RaftlogError('TOPIC_EXISTS', `topic ${req.name} already exists`);
+    const existing = Object.values(this.metadata.current.topics).reduce((n, t) => n + t.partitions.length, 0);
+    const result = await this.host.propose(
+      METADATA_GROUP,
+      encodeMetadataCommand({
+        op: 'create_topic',
+        name: req.name,
+        replicationFactor: req.replicationFactor,
+        configs: req.configs ?? {},
+        replicas: placeReplicas(brokers, req.partitions, req.replicationFactor, existing),
+      }),
+    );
+    if (result instanceof RaftlogError) throw result;
+    return this.describe(result as TopicRecord);
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    this.topic(name);
+    this.requireMetadataLeader();
+    const result = await this.host.propose(
+      METADATA_GROUP,
+      encodeMetadataCommand({ op: 'delete_topic', name }),
+    );
+    if (result instanceof RaftlogError) throw result;
+  }
+
+  async listTopics(): Promise<TopicSummary[]> {
+    return Object.values(this.metadata.current.topics)
+      .map((t) => ({ name: t.name, partitions: t.partitions.length, replicationFactor: t.replicationFactor }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async describeTopic(name: string): Promise<TopicDescription> {
+    return this.describe(this.topic(name));
+  }
+
+  partitionCount(topic: string): number {
+    return this.topic(topic).partitions.length;
+  }
+
+  private topic(name: string): TopicRecord {
+    const t = this.metadata.current.topics[name];
+    if (!t) throw new RaftlogError('TOPIC_NOT_FOUND', `topic ${name} does not exist`);
+    return t;
+  }
+
+  private placement(topic: string, partition: number): PartitionPlacement {
+    const t = this.topic(topic);
+    const p = Number.isSafeInteger(partition) ? t.partitions[partition] : undefined;
+    if (!p) throw new RaftlogError('PARTITION_NOT_FOUND', `topic ${topic} has no partition ${partition}`);
+    return p;
+  }
+
+  private describe(t: TopicRecord): TopicDescription {
+    return {
+      name: t.name,
+      replicationFactor: t.replicationFactor,
+      configs: t.configs,
+      partitions: t.partitions.map((p): PartitionDescription => {
+        const s = this.host.groupState(p.group);
+        const machine = this.partitions.get(p.group);
+        return {
+          partition: p.partition,
+          leader: s && s.leader !== 0 ? s.leader : null,
+          replicas: p.replicas,
+          term: s?.term ?? 0,
+          highWatermark: machine?.state.highWatermark ?? 0,
+          logStartOffset: machine?.state.logStartOffset ?? 0,
+        };
+      }),
+    };
+  }
+
+  // ---- produce and fetch -------------------------------------------------------------------
+
+  /** The local replica of a partition, which must be its leader. */
+  private leaderReplica(topic: string, partition: number): { group: number; machine: PartitionMachine } {
+    const p = this.placement(topic, partition);
+    const machine = this.partitions.get(p.group);
+    const s = this.host.groupState(p.group);
+    // Not hosted here: the preferred leader is the best guess to forward to.
+    if (!machine || !s) throw notLeader(p.replicas[0]!, `${topic}/${partition}`);
+    if (s.role !== Role.Leader) throw notLeader(s.leader, `${topic}/${partition}`);
+    return { group: p.group, machine };
+  }
+
+  async produce(
+    topic: string,
+    partition: number,
+    records: readonly ProduceRecord[],
+    producer?: ProducerTag,
+  ): Promise<ProduceResult> {
+    if (records.length === 0)
+      throw new RaftlogError('INVALID_REQUEST', 'a produce request needs at least one record');
+    const { group } = this.leaderReplica(topic, partition);
+    const data = encodeRecordBatch({ records, timestamp: Date.now(), ...(producer ? { producer } : {}) });
+    if (data.byteLength > this.maxEntryBytes) {
+      throw new RaftlogError(
+        'RECORD_TOO_LARGE',
+        `the records take ${data.byteLength} bytes; at most ${this.maxEntryBytes}`,
+      );
+    }
+    const result = (await this.host.propose(group, data)) as ApplyResult;
+    switch (result.outcome) {
+      case 'appended':
+        return { partition, baseOffset: result.baseOffset, lastOffset: result.lastOffset };
+      case 'duplicate':
+        return { partition, baseOffset: result.baseOffset, lastOffset: result.lastOffset, duplicate: true };
+      case 'rejected':
+        throw rejectionError(result);
+      default:
+        throw new RaftlogError('INVALID_REQUEST', 'the entry took no offsets');
+    }
+  }
+
+  async fetch(topic: string, partition: number, req: FetchRequest): Promise<FetchResult> {
+    const { group, machine } = this.leaderReplica(topic, partition);
+    // Linearizable: confirm leadership with a quorum and apply everything committed before.
+    await this.host.readIndex(group);
+    const maxRecords = req.maxRecords ?? DEFAULT_MAX_RECORDS;
+    const maxBytes = req.maxBytes ?? DEFAULT_MAX_BYTES;
+    const deadline = Date.now() + (req.timeoutMs ?? 0);
+    for (;;) {
+      const state = machine.state;
+      const hw = state.highWatermark;
+      const start = state.logStartOffset;
+      if (req.offset < start || req.offset > hw) {
+        throw new RaftlogError('OFFSET_OUT_OF_RANGE', `offset ${req.offset} is outside [${start}, ${hw}]`, {
+          details: { log_start_offset: start, high_watermark: hw },
+        });
+      }
+      const wait = deadline - Date.now();
+      if (req.offset < hw || wait <= 0 || !this.partitions.has(group)) {
+        const records = await this.readRecords(group, machine, req.offset, maxRecords, maxBytes);
+        const last = records[records.length - 1];
+        return {
+          records,
+          nextOffset: last ? last.offset + 1 : req.offset,
+          highWatermark: machine.state.highWatermark,
+          logStartOffset: machine.state.logStartOffset,
+        };
+      }
+      await machine.waitForAppend(wait);
+    }
+  }
+
+  /** Committed records from `offset`: at most `maxRecords`, about `maxBytes` (at least one). */
+  private async readRecords(
+    group: number,
+    machine: PartitionMachine,
+    offset: number,
+    maxRecords: number,
+    maxBytes: number,
+  ): Promise<FetchedRecord[]> {
+    const state = machine.state;
+    const out: FetchedRecord[] = [];
+    const first = state.locate(offset);
+    if (!first) return out;
+    const applied = state.appliedIndex;
+    let bytes = 0;
+    let index = first.index;
+    while (index <= applied && out.length < maxRecords) {
+      const entries = await this.readEntries(group, index, applied + 1, maxBytes);
+      if (entries.length === 0) break;
+      for (const e of entries) {
+        index = e.index + 1;
+        const loc = state.entryAt(e.index);
+        if (!loc) continue;
+        const batch = decodeRecordBatch(e.data);
+        for (let i = Math.max(0, offset - loc.baseOffset); i < loc.count; i++) {
+          const r = batch.records[i]!;
+          const size = r.value.byteLength + (r.key?.byteLength ?? 0);
+          if (out.length > 0 && (bytes + size > maxBytes || out.length >= maxRecords)) return out;
+          bytes += size;
+          out.push({
+            offset: loc.baseOffset + i,
+            key: r.key ?? null,
+            value: r.value,
+            headers: r.headers ?? [],
+            timestamp: batch.timestamp,
+          });
+        }
+        if (bytes >= maxBytes || out.length >= maxRecords) return out;
+      }
+    }
+    return out;
+  }
+
+  /** Entries from the store's memory when it has them there, from disk otherwise (catch-up). */
+  private async readEntries(
+    group: number,
+    lo: number,
+    hi: number,
+    maxBytes: number,
+  ): Promise<readonly Entry[]> {
+    const cached = this.store.group(group).entries(lo, hi, maxBytes);
+    return cached ?? (await this.store.readEntries(group, lo, hi, maxBytes));
+  }
+
+  // ---- cluster -------------------------------------------------------------------------------
+
+  cluster(): ClusterDescription {
+    const meta = this.metadata.current;
+    const aliveWithin = ALIVE_ELECTION_TIMEOUTS * this.host.timing.electionTick * this.host.timing.tickMs;
+    const now = Date.now();
+    const nodes = this.brokerIds().map((id) => ({
+      id,
+      url: meta.brokers[String(id)]?.url ?? '',
+      alive: id === this.id ? !this.host.failed : now - this.host.lastHeardFrom(id) < aliveWithin,
+    }));
+    const leader = this.host.groupState(METADATA_GROUP)?.leader ?? 0;
+    return { clusterId: meta.clusterId, nodes, metadataLeader: leader === 0 ? null : leader };
+  }
+
+  partitionStatus(): PartitionStatus[] {
+    const out: PartitionStatus[] = [];
+    for (const topic of Object.values(this.metadata.current.topics)) {
+      for (const p of topic.partitions) {
+        const machine = this.partitions.get(p.group);
+        const status = this.host.status(p.group);
+        if (!machine || !status) continue;
+        let replicaLag: Record<string, number> | undefined;
+        if (status.progress) {
+          replicaLag = {};
+          for (const [id, pr] of status.progress)
+            replicaLag[String(id)] = Math.max(0, status.lastIndex - pr.match);
+        }
+        out.push({
+          topic: topic.name,
+          partition: p.partition,
+          leader: status.leader === 0 ? null : status.leader,
+          term: status.hardState.term,
+          commitIndex: status.hardState.commit,
+          highWatermark: machine.state.highWatermark,
+          ...(replicaLag ? { replicaLag } : {}),
+        });
+      }
+    }
+    return out;
+  }
+
+  isReady(): boolean {
+    if (this.host.failed) return false;
+    for (const group of [METADATA_GROUP, ...this.partitions.keys()]) {
+      if ((this.host.groupState(group)?.leader ?? 0) === 0) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Resolves once every group hosted here has a leader (see {@link isReady}); rejects with
+   * NO_LEADER after `timeoutMs`.
+   */
+  whenReady(timeoutMs: number): Promise<void> {
+    if (this.isReady()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.readyWaiters = this.readyWaiters.filter((w) => w !== done);
+        reject(
+          new RaftlogError('NO_LEADER', `broker ${this.id}: no leader for every group after ${timeoutMs} ms`),
+        );
+      }, timeoutMs);
+      this.readyWaiters.push(done);
+    });
+  }
+
+  brokerUrl(id: number): string | undefined {
+    const url = this.metadata.current.brokers[String(id)]?.url;
+    return url ? url : undefined;
+  }
+
+  /** Stop serving: the host, the transport and the store are closed, in that order. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.housekeeping);
+    for (const machine of this.partitions.values()) machine.wakeReaders();
+    await this.host.close();
+    await this.transport.close();
+    await this.store.close();
+  }
+}
+
+function notLeader(leader: number, what: string): RaftlogError {
+  if (leader === 0) return new RaftlogError('NO_LEADER', `${what} has no leader right now`);
+  return new RaftlogError('NOT_LEADER', `this broker is not the leader of ${what}`, { details: { leader } });
+}
