@@ -29,6 +29,10 @@ function waiter(): Waiter {
  * most one batch is in flight, and commits that arrive meanwhile share the next batch. Each
  * commit resolves only after the batch holding its operations is durable.
  *
+ * A batch starts at the end of the event-loop turn in which its first commit was asked for:
+ * writers woken together by one batch (every group of a node) then share the next one, rather
+ * than the first of them taking a batch of its own.
+ *
  * After a failed write every later commit is refused with the same `STORAGE_FAILED` error:
  * nothing is acknowledged after an I/O error, so nothing acknowledged can be lost.
  */
@@ -64,20 +68,32 @@ export class GroupCommit<Op> {
     this.#staged = [];
   }
 
+  /**
+   * Resolves once everything staged so far is durable. The batch starts at the end of the
+   * current turn of the event loop (so every group's writes of this turn share it), or after
+   * the batch in flight.
+   */
   commit(): Promise<void> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    if (this.#inflight === undefined) {
-      return this.#staged.length === 0 ? Promise.resolve() : this.#start();
+    // Everything this caller staged is already in the batch in flight, if any.
+    if (this.#staged.length === 0) return this.#inflight ?? Promise.resolve();
+    if (this.#next === undefined) {
+      this.#next = waiter();
+      if (this.#inflight === undefined) setImmediate(() => this.#startNext());
     }
-    // Everything this caller staged is already in the batch in flight.
-    if (this.#staged.length === 0) return this.#inflight;
-    this.#next ??= waiter();
     return this.#next.promise;
   }
 
-  /** Resolves once no batch is in flight or waiting (whether it succeeded or not). */
+  /**
+   * Writes every batch already asked for, then resolves (whether the writes succeeded or not).
+   * Operations staged without a commit are left staged.
+   */
   async settle(): Promise<void> {
-    while (this.#inflight !== undefined) await this.#inflight.catch(() => undefined);
+    for (;;) {
+      if (this.#inflight !== undefined) await this.#inflight.catch(() => undefined);
+      else if (this.#next !== undefined) this.#startNext();
+      else return;
+    }
   }
 
   #start(): Promise<void> {
@@ -106,7 +122,7 @@ export class GroupCommit<Op> {
 
   #startNext(): void {
     const next = this.#next;
-    if (next === undefined) return;
+    if (next === undefined || this.#inflight !== undefined) return;
     this.#next = undefined;
     this.#start().then(next.resolve, next.reject);
   }

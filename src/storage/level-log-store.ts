@@ -367,14 +367,14 @@ export class LevelLogStore implements LogStore {
   }
 
   /**
-   * Closes the database after the batch in flight (if any) settled. Writes staged but not
+   * Closes the database once the commits already asked for are written. Writes staged but never
    * committed are discarded, as a crash would lose them.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#commit.discardStaged();
     await this.#commit.settle();
+    this.#commit.discardStaged();
     await this.#db.close();
   }
 

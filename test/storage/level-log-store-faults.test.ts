@@ -225,44 +225,66 @@ describe('LevelLogStore: caches', () => {
 });
 
 describe('LevelLogStore: group commit', () => {
-  it('coalesces commits made while a batch is in flight into one next batch', async () => {
+  it('puts every commit of one event-loop turn into one batch', async () => {
     const batchSizes: number[] = [];
     const store = await openStore({ beforeWrite: (ops) => void batchSizes.push(ops) });
     const commits: Promise<void>[] = [];
-    for (let i = 1; i <= 10; i++) {
-      store.append(1, entries(i, i, 1));
+    for (let group = 1; group <= 10; group++) {
+      store.append(group, entries(1, 1, 1));
       commits.push(store.commit());
     }
     await Promise.all(commits);
-    // The first commit started a batch at once; the nine others shared the next one.
-    expect(batchSizes).toEqual([2, 9]);
+    // Ten entries and the ten term runs they start.
+    expect(batchSizes).toEqual([20]);
     // A commit with nothing staged and nothing in flight writes nothing.
     await store.commit();
-    expect(batchSizes).toEqual([2, 9]);
+    expect(batchSizes).toEqual([20]);
   });
 
-  it('resolves each commit only after the batch holding its writes is durable', async () => {
-    const durable: number[] = [];
+  it('coalesces the commits made while a batch is in flight, resolving each after its batch', async () => {
+    const batchSizes: number[] = [];
+    const durable: string[] = [];
     let release!: () => void;
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
-    let n = 0;
+    let started!: () => void;
+    const firstStarted = new Promise<void>((resolve) => {
+      started = resolve;
+    });
     const store = await openStore({
-      beforeWrite: async () => {
-        n++;
-        if (n === 1) await gate;
+      beforeWrite: async (ops) => {
+        batchSizes.push(ops);
+        if (batchSizes.length === 1) {
+          started();
+          await gate;
+        }
       },
     });
     store.append(1, entries(1, 1, 1));
-    const first = store.commit().then(() => durable.push(1));
-    store.append(1, entries(2, 2, 1));
-    const second = store.commit().then(() => durable.push(2));
-    await new Promise((resolve) => setImmediate(resolve));
+    const first = store.commit().then(() => durable.push('first'));
+    await firstStarted;
+    const later: Promise<number>[] = [];
+    for (let i = 2; i <= 6; i++) {
+      store.append(1, entries(i, i, 1));
+      later.push(store.commit().then(() => durable.push(`later ${i}`)));
+      // Each in its own turn of the event loop.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     expect(durable).toEqual([]);
     release();
-    await Promise.all([first, second]);
-    expect(durable).toEqual([1, 2]);
-    expect(n).toBe(2);
+    await Promise.all([first, ...later]);
+    expect(durable[0]).toBe('first');
+    expect(batchSizes).toEqual([2, 5]);
+  });
+
+  it('writes the commits already asked for when it closes', async () => {
+    const store = await openStore();
+    store.append(1, entries(1, 3, 1));
+    const committed = store.commit();
+    await store.close();
+    await committed;
+    const reopened = await openStore();
+    expect(reopened.group(1).lastIndex()).toBe(3);
   });
 });
