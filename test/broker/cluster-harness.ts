@@ -1,0 +1,143 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Broker } from '../../src/broker/broker.js';
+import { TcpTransport } from '../../src/partition/tcp-transport.js';
+import { LevelLogStore } from '../../src/storage/level-log-store.js';
+
+const SECRET = 'test-cluster-secret';
+/** Fast timing for tests: 20 ms ticks, elections after 200-400 ms. */
+export const TEST_TIMING = { tickMs: 20, electionTick: 10, heartbeatTick: 2 };
+
+/** Poll `check` until it returns a value other than undefined/false, or fail after `ms`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  ms = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`, { cause: lastError });
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+interface Member {
+  broker: Broker | undefined;
+  transport: TcpTransport | undefined;
+  dir: string;
+  peerAddress: string;
+}
+
+/** N brokers in this process, over the real TCP transport on loopback, each with its own store. */
+export class InProcessCluster {
+  readonly members = new Map<number, Member>();
+  private constructor(readonly ids: number[]) {}
+
+  static async start(n: number): Promise<InProcessCluster> {
+    const ids = Array.from({ length: n }, (_, i) => i + 1);
+    const cluster = new InProcessCluster(ids);
+    for (const id of ids) {
+      const dir = await mkdtemp(join(tmpdir(), `raftlog-cluster-${id}-`));
+      cluster.members.set(id, { broker: undefined, transport: undefined, dir, peerAddress: '127.0.0.1:0' });
+    }
+    for (const id of ids) await cluster.startTransport(id);
+    for (const id of ids) await cluster.startBroker(id);
+    return cluster;
+  }
+
+  private async startTransport(id: number): Promise<void> {
+    const m = this.members.get(id)!;
+    const transport = await TcpTransport.listen({ self: id, listen: m.peerAddress, clusterSecret: SECRET });
+    m.transport = transport;
+    m.peerAddress = transport.address;
+    for (const [other, om] of this.members) {
+      if (other === id || !om.transport) continue;
+      transport.setPeer(other, om.peerAddress);
+      om.transport.setPeer(id, m.peerAddress);
+    }
+  }
+
+  private async startBroker(id: number): Promise<void> {
+    const m = this.members.get(id)!;
+    const store = await LevelLogStore.open(m.dir);
+    m.broker = new Broker({
+      id,
+      store,
+      transport: m.transport!,
+      initialBrokers: this.ids,
+      peerAddress: m.peerAddress,
+      clientUrl: `http://broker-${id}.invalid`,
+      timing: TEST_TIMING,
+      requestTimeoutMs: 5000,
+    });
+  }
+
+  broker(id: number): Broker {
+    const b = this.members.get(id)?.broker;
+    if (!b) throw new Error(`broker ${id} is not running`);
+    return b;
+  }
+
+  running(): Broker[] {
+    return [...this.members.values()].flatMap((m) => (m.broker ? [m.broker] : []));
+  }
+
+  /** Stop a broker without any goodbye: its peers just stop hearing from it. */
+  async kill(id: number): Promise<void> {
+    const m = this.members.get(id)!;
+    const broker = m.broker!;
+    m.broker = undefined;
+    m.transport = undefined;
+    await broker.close();
+  }
+
+  /** Start a stopped broker again on its old data directory and peer address. */
+  async restart(id: number): Promise<void> {
+    await this.startTransport(id);
+    await this.startBroker(id);
+  }
+
+  async metadataLeader(): Promise<Broker> {
+    return waitFor('a metadata leader', () => {
+      for (const b of this.running()) {
+        const leader = b.cluster().metadataLeader;
+        if (leader !== null && this.members.get(leader)?.broker) return this.broker(leader);
+      }
+      return undefined;
+    });
+  }
+
+  /** The broker leading `topic/partition`, as the running brokers agree. */
+  async partitionLeader(topic: string, partition: number): Promise<Broker> {
+    return waitFor(`a leader of ${topic}/${partition}`, async () => {
+      for (const b of this.running()) {
+        const d = await b.describeTopic(topic).catch(() => undefined);
+        const leader = d?.partitions[partition]?.leader;
+        if (leader && this.members.get(leader)?.broker) {
+          const s = this.broker(leader)
+            .partitionStatus()
+            .find((p) => p.topic === topic && p.partition === partition);
+          if (s?.leader === leader) return this.broker(leader);
+        }
+      }
+      return undefined;
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const id of this.ids) {
+      const m = this.members.get(id)!;
+      if (m.broker) await m.broker.close().catch(() => {});
+      m.broker = undefined;
+      await rm(m.dir, { recursive: true, force: true });
+    }
+  }
+}
