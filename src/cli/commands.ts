@@ -1,0 +1,14 @@
+import { devCommand } from './dev.js';
+import { startCommand } from './start.js';
+
+/** A subcommand of `raftlog`: `run` gets the arguments after its name and returns an exit code. */
+export interface Command {
+  readonly summary: string;
+  run(args: string[]): Promise<number>;
+}
+
+/** Every subcommand, by name (the order is the order of `raftlog --help`). */
+export const commands: Readonly<Record<string, Command>> = {
+  start: startCommand,
+  dev: devCommand,
+};
