@@ -7,6 +7,7 @@ import {
   type ConfState,
   type Entry,
   EntryType,
+  type Message,
   MessageType,
   type Ready,
   Role,
@@ -81,6 +82,8 @@ class HostedGroup {
   readonly reads = new Map<string, ReadWaiter>();
   /** Set while a Ready of this group is being carried out. */
   inFlight: Ready | undefined;
+  /** Messages of `inFlight` that may only go out after its writes are durable. */
+  lateMessages: readonly Message[] = [];
 
   constructor(
     readonly id: number,
@@ -88,6 +91,9 @@ class HostedGroup {
     readonly sm: GroupStateMachine,
   ) {}
 }
+
+/** Leader messages that promise nothing about the leader's own durable state. */
+const SENDABLE_BEFORE_SYNC = new Set<MessageType>([MessageType.App, MessageType.Heartbeat, MessageType.Snap]);
 
 /** Counters of the host loop, for metrics. */
 export interface HostStats {
@@ -394,15 +400,26 @@ export class RaftHost {
     this.turnRunning = true;
     try {
       const work: HostedGroup[] = [];
+      const early: Array<[HostedGroup, readonly Message[]]> = [];
       for (const g of this.groups.values()) {
         if (!g.node.hasReady()) continue;
-        g.inFlight = g.node.ready();
-        this.stage(g, g.inFlight);
+        const rd = g.node.ready();
+        g.inFlight = rd;
+        this.stage(g, rd);
         work.push(g);
+        // Raft thesis §10.2.1: a leader's appends and heartbeats need not wait for its own fsync
+        // (it counts itself toward the quorum only after that), so followers write in parallel.
+        if (g.node.role === Role.Leader) {
+          g.lateMessages = rd.messages.filter((m) => !SENDABLE_BEFORE_SYNC.has(m.type));
+          early.push([g, rd.messages.filter((m) => SENDABLE_BEFORE_SYNC.has(m.type))]);
+        } else {
+          g.lateMessages = rd.messages;
+        }
       }
       if (work.length === 0 && !this.unsyncedApply) return;
       this.unsyncedApply = false;
       this.stats.turns++;
+      this.sendAll(early);
       // Group commit: every group's writes of this turn, and the state-machine writes staged by
       // the previous turn's applies, become durable in one synced batch.
       const t0 = performance.now();
@@ -412,7 +429,7 @@ export class RaftHost {
       this.stats.readiesPerSync = work.length;
       this.stats.lastSyncMs = ms;
       this.stats.totalSyncMs += ms;
-      this.sendAll(work);
+      this.sendAll(work.map((g) => [g, g.lateMessages] as const));
       for (const g of work) this.applyAndAdvance(g);
     } catch (err) {
       this.fail(err);
@@ -432,11 +449,11 @@ export class RaftHost {
   }
 
   /** Step 2: one frame per peer with every group's messages. */
-  private sendAll(work: readonly HostedGroup[]): void {
+  private sendAll(work: ReadonlyArray<readonly [HostedGroup, readonly Message[]]>): void {
     const perPeer = new Map<number, GroupMessage[]>();
     const snapshotsSent: Array<[HostedGroup, number]> = [];
-    for (const g of work) {
-      for (const message of g.inFlight!.messages) {
+    for (const [g, messages] of work) {
+      for (const message of messages) {
         const list = perPeer.get(message.to);
         if (list) list.push({ group: g.id, message });
         else perPeer.set(message.to, [{ group: g.id, message }]);
