@@ -1,0 +1,122 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { BrokerApi, PartitionStatus } from '../broker/api.js';
+
+/**
+ * The HTTP server's Prometheus metrics, in a registry of its own (never prom-client's global one),
+ * so several brokers can live in one process. The broker registers its own collectors (fsync
+ * batches, elections) on the same registry: see `HttpServer.registry`.
+ */
+
+/** What a request was for: the `operation` label of every request metric. */
+export type Operation =
+  | 'create_topic'
+  | 'list_topics'
+  | 'describe_topic'
+  | 'delete_topic'
+  | 'produce'
+  | 'produce_partition'
+  | 'fetch'
+  | 'cluster'
+  | 'healthz'
+  | 'readyz'
+  | 'metrics'
+  | 'unmatched';
+
+const PARTITION_GAUGES: ReadonlyArray<readonly [string, string, (s: PartitionStatus) => number]> = [
+  [
+    'raftlog_partition_leader',
+    'Broker id of the partition leader (-1 while there is none)',
+    (s) => s.leader ?? -1,
+  ],
+  ['raftlog_partition_term', 'Raft term of the partition group', (s) => s.term],
+  ['raftlog_partition_commit_index', 'Raft commit index of the partition group', (s) => s.commitIndex],
+  ['raftlog_partition_high_watermark', 'Offset after the last committed record', (s) => s.highWatermark],
+];
+
+/** Counters and histograms the HTTP layer updates, plus per-partition gauges read at scrape time. */
+export class HttpMetrics {
+  readonly registry: Registry;
+  readonly #requests: Counter<'operation' | 'status'>;
+  readonly #duration: Histogram<'operation'>;
+  readonly #received: Counter<'operation'>;
+  readonly #sent: Counter<'operation'>;
+  readonly #records: Counter<'direction'>;
+  readonly #forwarded: Counter<'operation' | 'outcome'>;
+
+  constructor(broker: BrokerApi, registry: Registry = new Registry()) {
+    this.registry = registry;
+    const registers = [registry];
+    this.#requests = new Counter({
+      name: 'raftlog_http_requests_total',
+      help: 'HTTP requests answered, by operation and status',
+      labelNames: ['operation', 'status'],
+      registers,
+    });
+    this.#duration = new Histogram({
+      name: 'raftlog_http_request_duration_seconds',
+      help: 'Time from receiving a request to answering it, by operation',
+      labelNames: ['operation'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.#received = new Counter({
+      name: 'raftlog_http_received_bytes_total',
+      help: 'Request body bytes received, by operation',
+      labelNames: ['operation'],
+      registers,
+    });
+    this.#sent = new Counter({
+      name: 'raftlog_http_sent_bytes_total',
+      help: 'Response body bytes sent, by operation',
+      labelNames: ['operation'],
+      registers,
+    });
+    this.#records = new Counter({
+      name: 'raftlog_records_total',
+      help: 'Records produced and fetched through this broker (direction = produced | fetched)',
+      labelNames: ['direction'],
+      registers,
+    });
+    this.#forwarded = new Counter({
+      name: 'raftlog_forwarded_requests_total',
+      help: 'Requests forwarded to a leader, by operation and outcome (ok | failed)',
+      labelNames: ['operation', 'outcome'],
+      registers,
+    });
+    for (const [name, help, pick] of PARTITION_GAUGES) {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['topic', 'partition'],
+        registers,
+        collect() {
+          this.reset();
+          for (const s of broker.partitionStatus())
+            this.set({ topic: s.topic, partition: s.partition }, pick(s));
+        },
+      });
+    }
+  }
+
+  /** One answered request. */
+  observeRequest(operation: Operation, status: number, seconds: number): void {
+    this.#requests.inc({ operation, status });
+    this.#duration.observe({ operation }, seconds);
+  }
+
+  /** Body bytes of one request and its answer. */
+  countBytes(operation: Operation, received: number, sent: number): void {
+    if (received > 0) this.#received.inc({ operation }, received);
+    if (sent > 0) this.#sent.inc({ operation }, sent);
+  }
+
+  /** Records this broker wrote or read for a client. */
+  countRecords(direction: 'produced' | 'fetched', n: number): void {
+    if (n > 0) this.#records.inc({ direction }, n);
+  }
+
+  /** One request (or partition batch) forwarded to a leader. */
+  countForward(operation: Operation, outcome: 'ok' | 'failed'): void {
+    this.#forwarded.inc({ operation, outcome });
+  }
+}

@@ -1,0 +1,238 @@
+import { createServer, STATUS_CODES } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { BrokerApi } from '../broker/api.js';
+import { type Logger, silentLogger } from '../logger.js';
+import { type ErrorReply, errorReply, replyForError } from './error-response.js';
+import { Forwarder } from './forwarder.js';
+import { forwardTarget } from './forwarding.js';
+import { CONTENT_TYPES, JSON_TYPE, MSGPACK_TYPE, parseBody, responseFormat, serialize } from './media.js';
+import { HttpMetrics, type Operation } from './metrics.js';
+import { type Answer, buildRoutes, type RouteDef, wasForwarded } from './routes.js';
+
+/** Options of {@link createHttpServer}. */
+export interface HttpServerOptions {
+  readonly broker: BrokerApi;
+  /** Structured logger (pino's call shape); silent by default. */
+  readonly logger?: Logger;
+  /** Largest request body, in bytes (default 8 MiB); larger is 413 RECORD_TOO_LARGE. */
+  readonly maxBodyBytes?: number;
+  /** Largest record (key, value and headers), in bytes (default 1 MiB); larger is 413 RECORD_TOO_LARGE. */
+  readonly maxRecordBytes?: number;
+  /** Time allowed to reach a leader and get its answer when forwarding (default 10 s, plus any long poll). */
+  readonly forwardTimeoutMs?: number;
+  /** Time allowed to receive a whole request (default 30 s); slower uploads get 408 REQUEST_TIMEOUT. */
+  readonly requestTimeoutMs?: number;
+  /** Registry for `/metrics` (default: a new one for this server, never prom-client's global one). */
+  readonly registry?: Registry;
+}
+
+/** Where a server listens. */
+export interface BoundAddress {
+  readonly host: string;
+  readonly port: number;
+  /** `http://host:port`. */
+  readonly url: string;
+}
+
+/** The HTTP API of one broker (issue 5's contract). */
+export interface HttpServer {
+  /** The `/metrics` registry: register the broker's own collectors here. */
+  readonly registry: Registry;
+  listen(host: string, port: number): Promise<BoundAddress>;
+  /** Stop accepting connections, finish in-flight requests, close forwarding connections. */
+  close(): Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    operation?: Operation;
+  }
+}
+
+const DEFAULTS = {
+  maxBodyBytes: 8 * 1024 * 1024,
+  maxRecordBytes: 1024 * 1024,
+  forwardTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+};
+
+/** Create the HTTP server of `broker`; call `listen` to serve. */
+export function createHttpServer(options: HttpServerOptions): HttpServer {
+  const { broker } = options;
+  const logger = options.logger ?? silentLogger;
+  const { maxBodyBytes, maxRecordBytes, forwardTimeoutMs, requestTimeoutMs } = { ...DEFAULTS, ...options };
+  const metrics = new HttpMetrics(broker, options.registry);
+  const forwarder = new Forwarder(broker.id, forwardTimeoutMs);
+  const brokerUrl = (id: number) => broker.brokerUrl(id);
+
+  const app = Fastify({
+    logger: false,
+    bodyLimit: maxBodyBytes,
+    // Topic names are up to 249 characters, more once percent-encoded.
+    routerOptions: { maxParamLength: 1024 },
+    return503OnClosing: false,
+    serverFactory: (handler) =>
+      createServer(
+        {
+          requestTimeout: requestTimeoutMs,
+          headersTimeout: Math.min(requestTimeoutMs, 60_000),
+          connectionsCheckingInterval: Math.min(1000, requestTimeoutMs),
+        },
+        handler,
+      ),
+    clientErrorHandler: answerClientError,
+    frameworkErrors: (err, req, reply) => sendError(req, reply, replyForError(err, brokerUrl)),
+  });
+
+  app.removeAllContentTypeParsers();
+  for (const [type, format] of [
+    [JSON_TYPE, 'json'],
+    [MSGPACK_TYPE, 'msgpack'],
+  ] as const) {
+    app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, raw, done) => {
+      try {
+        done(null, parseBody(format, raw as Buffer));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    });
+  }
+
+  function send(req: FastifyRequest, reply: FastifyReply, answer: Answer): FastifyReply {
+    reply.code(answer.status);
+    if ('raw' in answer) return reply.type(answer.contentType ?? 'application/octet-stream').send(answer.raw);
+    if (answer.body === undefined) return reply.send();
+    const format = responseFormat(req.headers.accept, req.headers['content-type']);
+    return reply.type(CONTENT_TYPES[format]).send(serialize(format, answer.body));
+  }
+
+  function sendError(req: FastifyRequest, reply: FastifyReply, err: ErrorReply): FastifyReply {
+    if (err.unexpected)
+      logger.error({ method: req.method, url: req.url }, 'unexpected error answering a request');
+    return send(req, reply, { status: err.status, body: err.body });
+  }
+
+  async function forwardOrThrow(def: RouteDef, req: FastifyRequest, err: unknown): Promise<Answer> {
+    const target = forwardTarget(err, broker, wasForwarded(req));
+    if (target === undefined) throw err;
+    try {
+      const res = await forwarder.forward({
+        baseUrl: target.url,
+        method: req.method,
+        pathAndQuery: req.url,
+        contentType: req.headers['content-type'],
+        accept: req.headers.accept,
+        body: (req.body as { raw?: Buffer } | undefined)?.raw,
+        extraWaitMs: def.forwardWaitMs?.(req) ?? 0,
+      });
+      metrics.countForward(def.operation, 'ok');
+      return { status: res.status, raw: res.body, contentType: res.contentType };
+    } catch (forwardErr) {
+      metrics.countForward(def.operation, 'failed');
+      logger.warn({ leader: target.leaderId, url: target.url, err: String(forwardErr) }, 'forwarding failed');
+      throw err;
+    }
+  }
+
+  const routes = buildRoutes({ broker, metrics, forwarder, maxRecordBytes, brokerUrl });
+  for (const def of routes) {
+    app.route({
+      method: def.method,
+      url: def.url,
+      config: { operation: def.operation },
+      handler: async (req, reply) => {
+        const format = responseFormat(req.headers.accept, req.headers['content-type']);
+        let answer: Answer;
+        try {
+          answer = await def.handle(req, format);
+        } catch (err) {
+          answer = await forwardOrThrow(def, req, err);
+        }
+        return send(req, reply, answer);
+      },
+    });
+  }
+
+  const paths = routes.map((def) => ({ pattern: pathPattern(def.url), method: def.method }));
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?', 1)[0]!;
+    const allowed: string[] = paths.filter((p) => p.pattern.test(path)).map((p) => p.method);
+    if (allowed.length === 0) {
+      return sendError(
+        req,
+        reply,
+        errorReply('ROUTE_NOT_FOUND', `no route ${req.method} ${path.slice(0, 200)}`),
+      );
+    }
+    if (allowed.includes('GET')) allowed.push('HEAD');
+    reply.header('allow', allowed.join(', '));
+    return sendError(
+      req,
+      reply,
+      errorReply(
+        'METHOD_NOT_ALLOWED',
+        `${req.method} is not allowed on ${path.slice(0, 200)}; use ${allowed.join(', ')}`,
+      ),
+    );
+  });
+
+  app.setErrorHandler((err, req, reply) => sendError(req, reply, replyForError(err, brokerUrl)));
+
+  app.addHook('onResponse', async (req, reply) => {
+    const operation = req.routeOptions.config.operation ?? 'unmatched';
+    const received = (req.body as { raw?: Buffer } | undefined)?.raw?.length ?? 0;
+    const sent = Number(reply.getHeader('content-length') ?? 0);
+    metrics.observeRequest(operation, reply.statusCode, reply.elapsedTime / 1000);
+    metrics.countBytes(operation, received, Number.isFinite(sent) ? sent : 0);
+    logger.debug(
+      { method: req.method, url: req.url, status: reply.statusCode, ms: reply.elapsedTime, operation },
+      'request',
+    );
+  });
+
+  return {
+    registry: metrics.registry,
+    async listen(host, port) {
+      await app.listen({ host, port });
+      const address = app.server.address() as AddressInfo;
+      const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      return { host: address.address, port: address.port, url: `http://${shown}:${address.port}` };
+    },
+    async close() {
+      await app.close();
+      await forwarder.close();
+    },
+  };
+}
+
+/** A router path pattern as a regular expression over request paths (for 405 answers). */
+function pathPattern(url: string): RegExp {
+  const source = url
+    .split('/')
+    .map((segment) => (segment.startsWith(':') ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${source}$`);
+}
+
+/**
+ * Answers requests Node's HTTP parser rejects before fastify sees them (malformed request lines
+ * or headers, headers too large, uploads slower than the request timeout) with the same JSON
+ * error bodies, then closes the connection.
+ */
+function answerClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) return;
+  const reply =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? errorReply('REQUEST_TIMEOUT', 'the request was not received in time')
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? errorReply('HEADERS_TOO_LARGE', 'the request headers are too large')
+        : errorReply('INVALID_REQUEST', 'malformed HTTP request');
+  const body = JSON.stringify(reply.body);
+  socket.end(
+    `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status]}\r\n` +
+      `content-type: ${CONTENT_TYPES.json}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `connection: close\r\n\r\n${body}`,
+  );
+}

@@ -1,0 +1,89 @@
+import type {
+  ClusterDescription,
+  FetchResult,
+  PartitionDescription,
+  ProduceResult,
+  TopicDescription,
+  TopicSummary,
+} from '../broker/api.js';
+import { type ByteStringEncoding, bytesToString } from './byte-strings.js';
+import type { WireFormat } from './media.js';
+
+/** The broker's answers as the contract's snake_case bodies. */
+
+function partitionView(p: PartitionDescription) {
+  return {
+    partition: p.partition,
+    leader: p.leader,
+    replicas: p.replicas,
+    term: p.term,
+    high_watermark: p.highWatermark,
+    log_start_offset: p.logStartOffset,
+  };
+}
+
+/** `GET /v1/topics/{topic}` and `POST /v1/topics`. */
+export function topicView(t: TopicDescription) {
+  return {
+    name: t.name,
+    replication_factor: t.replicationFactor,
+    configs: t.configs,
+    partitions: t.partitions.map(partitionView),
+  };
+}
+
+/** `GET /v1/topics`. */
+export function topicListView(topics: readonly TopicSummary[]) {
+  return {
+    topics: topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions,
+      replication_factor: t.replicationFactor,
+    })),
+  };
+}
+
+/** `GET /v1/cluster`. */
+export function clusterView(c: ClusterDescription) {
+  return {
+    cluster_id: c.clusterId,
+    nodes: c.nodes.map((n) => ({ id: n.id, url: n.url, alive: n.alive })),
+    metadata_leader: c.metadataLeader,
+  };
+}
+
+/** `POST /v1/topics/{topic}/partitions/{p}/records`. */
+export function produceResultView(r: ProduceResult) {
+  return {
+    partition: r.partition,
+    base_offset: r.baseOffset,
+    last_offset: r.lastOffset,
+    ...(r.duplicate === true ? { duplicate: true } : {}),
+  };
+}
+
+/**
+ * `GET /v1/topics/{topic}/partitions/{p}/records`: keys, values and header values as raw bytes
+ * in msgpack, as strings by `encoding` in JSON. Headers are `[{"name","value"}]`.
+ */
+export function fetchView(r: FetchResult, format: WireFormat, encoding: ByteStringEncoding) {
+  const bytes =
+    format === 'msgpack'
+      ? (_field: string, b: Uint8Array) => b
+      : (field: string, b: Uint8Array) => bytesToString(field, b, encoding);
+  return {
+    records: r.records.map((rec) => {
+      const at = `record at offset ${rec.offset}:`;
+      return {
+        offset: rec.offset,
+        key: rec.key === null ? null : bytes(`${at} key`, rec.key),
+        value: bytes(`${at} value`, rec.value),
+        headers: rec.headers.map(([name, v]) => ({ name, value: bytes(`${at} header ${name}`, v) })),
+        timestamp: rec.timestamp,
+      };
+    }),
+    next_offset: r.nextOffset,
+    high_watermark: r.highWatermark,
+    log_start_offset: r.logStartOffset,
+  };
+}
