@@ -10,7 +10,7 @@ const start = serverPool();
 function documentedCodes(): Map<string, { errorCode: number; status: number; retriable: boolean }> {
   const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
   const rows = new Map<string, { errorCode: number; status: number; retriable: boolean }>();
-  for (const m of doc.matchAll(/^\| `([A-Z_]+)` \| (\d{5}) \| (\d{3}) \| (yes|no) \| .+ \|$/gm)) {
+  for (const m of doc.matchAll(/^\|\s*`([A-Z_]+)`\s*\|\s*(\d{5})\s*\|\s*(\d{3})\s*\|\s*(yes|no)\s*\|/gm)) {
     rows.set(m[1]!, { errorCode: Number(m[2]), status: Number(m[3]), retriable: m[4] === 'yes' });
   }
   return rows;
