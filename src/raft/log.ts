@@ -244,8 +244,13 @@ export class RaftLog {
     return ents;
   }
 
+  /**
+   * Whether committed entries are ready to hand out: not while the stable ones are still being
+   * loaded into memory (the driver would find nothing to do and ask again at once).
+   */
   hasNextCommittedEntries(): boolean {
-    return !this.unstableSnapshot && this.committed > this.applying;
+    if (this.unstableSnapshot || this.committed <= this.applying) return false;
+    return (this.nextCommittedEntries(1)?.length ?? 0) > 0;
   }
 
   /** Entries handed out up to `index` for applying. */
