@@ -7,6 +7,7 @@ import {
   type ConfState,
   type Message,
   MessageType,
+  NONE,
   Role,
 } from '../../../src/raft/types.js';
 import { MemoryLogStore } from '../../../src/storage/memory-log-store.js';
@@ -15,6 +16,7 @@ import { SimNetwork } from './network.js';
 import { GROUP, SimNode, type SimNodeOptions } from './node.js';
 import { mulberry32, nodeSeed } from './prng.js';
 import type { MembershipOp, SimEvent, SimSetup } from './schedule.js';
+import { ListStateMachine } from './state-machine.js';
 import { emptyStats, type SimStats } from './stats.js';
 
 const ELECTION_TICK = 10;
@@ -41,13 +43,37 @@ function members(cs: ConfState): number[] {
 }
 
 /**
+ * The initial voters start from a snapshot at index 1 (term 1) that holds their membership and an
+ * empty state machine. A node added later starts empty and must learn the membership; an
+ * initial membership written only with `setConfState` is in no log entry or snapshot, so a new
+ * node replaying the leader's log from index 1 would build its membership from nothing.
+ */
+const BOOTSTRAP = { index: 1, term: 1 } as const;
+
+function bootstrap(store: MemoryLogStore, voters: readonly number[]): void {
+  const confState: ConfState = {
+    voters,
+    learners: [],
+    votersOutgoing: [],
+    learnersNext: [],
+    autoLeave: false,
+  };
+  store.applySnapshot(GROUP, {
+    meta: { ...BOOTSTRAP, confState },
+    data: ListStateMachine.empty(BOOTSTRAP.index).encode(),
+  });
+  store.setHardState(GROUP, { term: BOOTSTRAP.term, vote: NONE, commit: BOOTSTRAP.index });
+  store.commitSync();
+}
+
+/**
  * A simulated cluster running one Raft group: nodes, the network between them and the safety
  * monitor that checks every property after every event. Everything runs in one call stack with
  * no timers: a run is a pure function of its setup and schedule.
  */
 export class SimCluster {
   readonly network = new SimNetwork();
-  readonly monitor = new SafetyMonitor();
+  readonly monitor = new SafetyMonitor(BOOTSTRAP.index);
   private readonly nodes: SimNode[] = [];
   private readonly counters = emptyStats();
   private proposals = 0;
@@ -66,16 +92,7 @@ export class SimCluster {
     const voters = Array.from({ length: setup.voters }, (_, i) => i + 1);
     for (let id = 1; id <= setup.voters + setup.spares; id++) {
       const store = new MemoryLogStore();
-      if (id <= setup.voters) {
-        store.setConfState(GROUP, {
-          voters,
-          learners: [],
-          votersOutgoing: [],
-          learnersNext: [],
-          autoLeave: false,
-        });
-        store.commitSync();
-      }
+      if (id <= setup.voters) bootstrap(store, voters);
       const node = new SimNode(
         id,
         store,
@@ -214,7 +231,9 @@ export class SimCluster {
 
   /**
    * A leader that every member follows in its term, with no transfer under way, no joint
-   * configuration and everything in its log committed and applied; or undefined.
+   * configuration, and everything in its log committed and applied on every member; or
+   * undefined. (Until a member has caught up it may still time out and, without PreVote,
+   * legitimately depose the leader.)
    */
   private settledLeader(): SimNode | undefined {
     const leader = this.currentLeader();
@@ -227,6 +246,7 @@ export class SimCluster {
       if (!m.live) return undefined;
       const ms = m.raw.status();
       if (ms.leader !== leader.id || ms.hardState.term !== st.hardState.term) return undefined;
+      if (ms.hardState.commit !== st.hardState.commit || ms.applied !== ms.hardState.commit) return undefined;
     }
     return leader;
   }
@@ -294,8 +314,8 @@ export class SimCluster {
         this.node(e.node).armCrash(e.at);
         return;
       case 'restart': {
-        const n = this.node(e.node);
-        if (!n.live) this.restart(n);
+        const down = this.nodes.filter((n) => !n.live);
+        if (down.length > 0) this.restart(down[e.pick % down.length]!);
         return;
       }
       case 'propose': {

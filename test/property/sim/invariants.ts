@@ -95,6 +95,9 @@ export class SafetyMonitor {
   private readonly readFloors = new Map<string, number>();
   private maxCommitted = 0;
 
+  /** `bootstrapIndex`: the log prefix the cluster started from, as a snapshot holding no commands. */
+  constructor(private readonly bootstrapIndex = 0) {}
+
   /** How many terms had a leader so far. */
   get leaderTerms(): number {
     return this.leaders.size;
@@ -133,7 +136,7 @@ export class SafetyMonitor {
    */
   restoredState(nodeId: number, appliedIndex: number, commands: readonly AppliedCommand[]): void {
     let k = 0;
-    for (let i = 1; i <= appliedIndex; i++) {
+    for (let i = this.bootstrapIndex + 1; i <= appliedIndex; i++) {
       const e = this.applied[i];
       if (e === undefined) {
         throw new InvariantViolation(

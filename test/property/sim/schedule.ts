@@ -50,7 +50,8 @@ export type SimEvent =
   | { readonly kind: 'partition'; readonly sides: number }
   | { readonly kind: 'heal' }
   | { readonly kind: 'crash'; readonly node: number; readonly at: CrashPoint }
-  | { readonly kind: 'restart'; readonly node: number }
+  /** Restart one of the nodes that are down, chosen by `pick`. */
+  | { readonly kind: 'restart'; readonly pick: number }
   /** `size` picks a small, medium or large payload (to exercise the message size limits). */
   | { readonly kind: 'propose'; readonly node: number; readonly size: 0 | 1 | 2 }
   | {
@@ -87,10 +88,10 @@ export function eventArbitrary(nodes: number): fc.Arbitrary<SimEvent> {
   const node = fc.integer({ min: 1, max: nodes });
   const pick = fc.nat({ max: 1_000 });
   return fc.oneof(
-    { weight: 30, arbitrary: fc.record({ kind: fc.constant('deliver' as const), pick }) },
-    { weight: 8, arbitrary: fc.record({ kind: fc.constant('deliverAll' as const) }) },
+    { weight: 25, arbitrary: fc.record({ kind: fc.constant('deliver' as const), pick }) },
+    { weight: 12, arbitrary: fc.record({ kind: fc.constant('deliverAll' as const) }) },
     {
-      weight: 10,
+      weight: 6,
       arbitrary: fc.record({
         kind: fc.constant('tick' as const),
         node,
@@ -98,20 +99,20 @@ export function eventArbitrary(nodes: number): fc.Arbitrary<SimEvent> {
       }),
     },
     {
-      weight: 8,
+      weight: 16,
       arbitrary: fc.record({ kind: fc.constant('tickAll' as const), ticks: fc.integer({ min: 1, max: 5 }) }),
     },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('campaign' as const), node }) },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('drop' as const), pick }) },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('duplicate' as const), pick }) },
     {
-      weight: 2,
+      weight: 1,
       arbitrary: fc.record({
         kind: fc.constant('partition' as const),
         sides: fc.nat({ max: 2 ** nodes - 1 }),
       }),
     },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant('heal' as const) }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('heal' as const) }) },
     {
       weight: 2,
       arbitrary: fc.record({
@@ -120,7 +121,7 @@ export function eventArbitrary(nodes: number): fc.Arbitrary<SimEvent> {
         at: fc.constantFrom(...CrashPoints),
       }),
     },
-    { weight: 3, arbitrary: fc.record({ kind: fc.constant('restart' as const), node }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('restart' as const), pick }) },
     {
       weight: 8,
       arbitrary: fc.record({
@@ -160,6 +161,6 @@ export function simCaseArbitrary(voters: number, maxEvents: number): fc.Arbitrar
       preVote: fc.boolean(),
       checkQuorum: fc.boolean(),
     }),
-    events: fc.array(eventArbitrary(voters + spares), { minLength: 20, maxLength: maxEvents, size: 'max' }),
+    events: fc.array(eventArbitrary(voters + spares), { minLength: 50, maxLength: maxEvents, size: 'max' }),
   });
 }

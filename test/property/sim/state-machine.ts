@@ -21,8 +21,9 @@ export class ListStateMachine {
     private readonly commands: AppliedCommand[],
   ) {}
 
-  static empty(): ListStateMachine {
-    return new ListStateMachine(0, []);
+  /** A state machine with no commands, as of `applied` (a bootstrap snapshot's index, or 0). */
+  static empty(applied = 0): ListStateMachine {
+    return new ListStateMachine(applied, []);
   }
 
   /** Rebuild from {@link encode}'s output. */
