@@ -1,0 +1,292 @@
+import { isErrorCode, RaftlogError } from '../errors.js';
+import { type Entry, EntryType } from '../raft/types.js';
+import { decodeAppliedRow, encodeAppliedRow } from './applied-row.js';
+import { type DataEntryLocation, OffsetIndex } from './offset-index.js';
+import { ProducerTable } from './producer-table.js';
+import { decodeRecordBatch, type ProducerTag, type RecordBatch } from './record-batch.js';
+import { isCount, packTagged, unpackTagged } from './tagged-msgpack.js';
+
+/** Default of {@link PartitionStateOptions.maxProducers}. */
+export const DEFAULT_MAX_PRODUCERS = 1000;
+
+export interface PartitionStateOptions {
+  /**
+   * Most producer ids remembered for deduplication; the least recently appended is forgotten first
+   * (see `producer-table.ts`). Part of the replicated state: snapshots carry it and `restore`
+   * adopts it, so replicas agree. Default {@link DEFAULT_MAX_PRODUCERS}.
+   */
+  readonly maxProducers?: number;
+}
+
+/** A no-op, a configuration change or any entry that carries no records: takes no offsets. */
+export interface EmptyResult {
+  readonly outcome: 'empty';
+  readonly index: number;
+}
+
+/** The entry's records were appended at `baseOffset..lastOffset`. */
+export interface AppendedResult {
+  readonly outcome: 'appended';
+  readonly index: number;
+  readonly baseOffset: number;
+  readonly lastOffset: number;
+  /** The decoded entry (its timestamp is every record's timestamp), e.g. for a cache of recent entries. */
+  readonly batch: RecordBatch;
+  /** Persist this in the same group-commit batch, keyed by `index`; see {@link PartitionState.replayRow}. */
+  readonly row: Uint8Array;
+}
+
+/** A retry of a batch appended before: nothing appended, these are the first attempt's offsets. */
+export interface DuplicateResult {
+  readonly outcome: 'duplicate';
+  readonly index: number;
+  readonly baseOffset: number;
+  readonly lastOffset: number;
+}
+
+/** Refused, on every replica alike; takes no offsets. */
+export interface RejectedResult {
+  readonly outcome: 'rejected';
+  readonly index: number;
+  /** `INVALID_REQUEST` for entry data that is no valid record batch. */
+  readonly code: 'INVALID_REQUEST' | 'PRODUCER_FENCED' | 'OUT_OF_ORDER_SEQUENCE';
+  readonly message: string;
+  readonly details: Readonly<Record<string, number>>;
+}
+
+/** What applying one committed entry did. Identical on every replica that applies the same entries. */
+export type ApplyResult = EmptyResult | AppendedResult | DuplicateResult | RejectedResult;
+
+/** The error to give the client whose entry was rejected. */
+export function rejectionError(result: RejectedResult): RaftlogError {
+  return new RaftlogError(result.code, result.message, { details: result.details });
+}
+
+/** Tag byte (format version) of a snapshot. */
+const SNAPSHOT_FORMAT = 1;
+
+/**
+ * The state machine of one partition: applies committed Raft entries in order and derives the
+ * log's offsets, deterministically (no clock, no randomness, no I/O), so every replica computes
+ * the same results and the same snapshot bytes.
+ *
+ * - Offsets are dense from 0, assigned at apply, never reused. An entry takes offsets only when it
+ *   appends records: no-ops, configuration changes, duplicates and rejections take none.
+ * - High watermark = the offset after the last applied (committed) record.
+ * - Idempotent producers: see `producer-table.ts`.
+ *
+ * Persistence protocol for the broker:
+ * - After each apply, stage the `row` of an `appended` result, keyed by its index, in the same
+ *   group-commit batch. Other results have no row: they change nothing.
+ * - Checkpoint: persist {@link snapshot} whenever convenient, and always in the batch that
+ *   persists a {@link truncatePrefix}; rows at or below the checkpoint's applied index, and rows
+ *   below {@link firstRetainedIndex}, may then be deleted.
+ * - Restart: {@link restore} the checkpoint (or start empty), then {@link replayRow} the rows in
+ *   index order (streamed, in as many steps as convenient; rows the checkpoint covers are skipped),
+ *   then start Raft with `applied = appliedIndex`: the entries after it are applied again.
+ */
+export class PartitionState {
+  #maxProducers: number;
+  #applied = 0;
+  #logStart = 0;
+  #offsets = new OffsetIndex();
+  #producers: ProducerTable;
+
+  constructor(options: PartitionStateOptions = {}) {
+    const max = options.maxProducers ?? DEFAULT_MAX_PRODUCERS;
+    if (!Number.isSafeInteger(max) || max < 1)
+      throw new RaftlogError('INVALID_REQUEST', 'maxProducers must be ≥ 1');
+    this.#maxProducers = max;
+    this.#producers = new ProducerTable(max);
+  }
+
+  /** Raft index of the last entry applied (or covered by a restored snapshot or replayed row). */
+  get appliedIndex(): number {
+    return this.#applied;
+  }
+
+  /** The first offset a read may return. */
+  get logStartOffset(): number {
+    return this.#logStart;
+  }
+
+  /** The offset after the last committed record: the next offset to assign. */
+  get highWatermark(): number {
+    return this.#offsets.endOffset;
+  }
+
+  get maxProducers(): number {
+    return this.#maxProducers;
+  }
+
+  /** Number of producer ids remembered. */
+  get producerCount(): number {
+    return this.#producers.size;
+  }
+
+  /**
+   * Raft index of the first retained data entry (entries and rows below it hold no retained
+   * records), or `undefined` when no record is retained.
+   */
+  get firstRetainedIndex(): number | undefined {
+    return this.#offsets.first?.index;
+  }
+
+  /**
+   * Apply the committed entry that follows {@link appliedIndex}. Throws `INVALID_REQUEST` only
+   * when `entry.index` is not `appliedIndex + 1` (a driver bug); whatever the entry's data, the
+   * outcome is otherwise a result.
+   */
+  apply(entry: Entry): ApplyResult {
+    const { index } = entry;
+    if (index !== this.#applied + 1) {
+      throw new RaftlogError(
+        'INVALID_REQUEST',
+        `entry ${index} does not follow applied index ${this.#applied}`,
+      );
+    }
+    if (entry.type !== EntryType.Normal || entry.data.length === 0) {
+      this.#applied = index;
+      return { outcome: 'empty', index };
+    }
+    let batch: RecordBatch;
+    try {
+      batch = decodeRecordBatch(entry.data);
+    } catch (err) {
+      if (!isErrorCode(err, 'INVALID_REQUEST')) throw err;
+      this.#applied = index;
+      return { outcome: 'rejected', index, code: 'INVALID_REQUEST', message: err.message, details: {} };
+    }
+    const { producer } = batch;
+    if (producer !== undefined) {
+      const verdict = this.#producers.check(producer);
+      if (verdict.outcome !== 'append') {
+        this.#applied = index;
+        if (verdict.outcome === 'rejected') {
+          const { code, message, details } = verdict;
+          return { outcome: 'rejected', index, code, message, details };
+        }
+        const { baseOffset, lastOffset } = verdict.batch;
+        return { outcome: 'duplicate', index, baseOffset, lastOffset };
+      }
+    }
+    const baseOffset = this.#offsets.endOffset;
+    const count = batch.records.length;
+    this.#append(index, count, producer);
+    const row = encodeAppliedRow(
+      producer === undefined ? { index, baseOffset, count } : { index, baseOffset, count, producer },
+    );
+    return { outcome: 'appended', index, baseOffset, lastOffset: baseOffset + count - 1, batch, row };
+  }
+
+  /**
+   * Redo the effect of an applied entry from its persisted row (see the class notes), without the
+   * entry. Returns false, changing nothing, for a row at or below {@link appliedIndex}. Throws
+   * `STORAGE_CORRUPT` for a row that cannot follow the current state.
+   */
+  replayRow(bytes: Uint8Array): boolean {
+    const row = decodeAppliedRow(bytes);
+    if (row.index <= this.#applied) return false;
+    const corrupt = (why: string) =>
+      new RaftlogError('STORAGE_CORRUPT', `row ${row.index} does not follow: ${why}`);
+    if (row.baseOffset !== this.highWatermark)
+      throw corrupt(`base offset ${row.baseOffset}, next offset ${this.highWatermark}`);
+    if (row.producer !== undefined && this.#producers.check(row.producer).outcome !== 'append') {
+      throw corrupt('producer state disagrees');
+    }
+    this.#append(row.index, row.count, row.producer);
+    return true;
+  }
+
+  /**
+   * The retained data entry holding `offset` (its records start at `baseOffset`, which may lie
+   * below the log start offset), or `undefined` when `offset` is below the log start offset or at
+   * or above the high watermark. Throws `INVALID_REQUEST` unless `offset` is a safe integer ≥ 0.
+   */
+  locate(offset: number): DataEntryLocation | undefined {
+    if (!isCount(offset))
+      throw new RaftlogError('INVALID_REQUEST', `offset must be a non-negative integer: ${offset}`);
+    return offset < this.#logStart ? undefined : this.#offsets.locate(offset);
+  }
+
+  /**
+   * The retained data entry at Raft `index`, or `undefined` when that entry took no offsets or is
+   * no longer retained. Throws `INVALID_REQUEST` unless `index` is a safe integer ≥ 0.
+   */
+  entryAt(index: number): DataEntryLocation | undefined {
+    if (!isCount(index))
+      throw new RaftlogError('INVALID_REQUEST', `index must be a non-negative integer: ${index}`);
+    return this.#offsets.entryAt(index);
+  }
+
+  /**
+   * Move the log start offset up to `logStartOffset` (at most the high watermark; lower values
+   * change nothing), forgetting entries all of whose records lie below it. Every replica must do
+   * this at the same applied index for their snapshots to stay identical.
+   */
+  truncatePrefix(logStartOffset: number): void {
+    if (!isCount(logStartOffset) || logStartOffset > this.highWatermark) {
+      throw new RaftlogError(
+        'INVALID_REQUEST',
+        `log start offset ${logStartOffset} beyond ${this.highWatermark}`,
+        {
+          details: { high_watermark: this.highWatermark },
+        },
+      );
+    }
+    if (logStartOffset <= this.#logStart) return;
+    this.#logStart = logStartOffset;
+    this.#offsets.truncateBefore(logStartOffset);
+  }
+
+  /** The whole state as bytes, the same on every replica with the same history. */
+  snapshot(): Uint8Array {
+    const { firstBaseOffset, counts, runs } = this.#offsets.toSnapshot();
+    return packTagged(SNAPSHOT_FORMAT, [
+      this.#maxProducers,
+      this.#applied,
+      this.#logStart,
+      firstBaseOffset,
+      counts,
+      runs,
+      this.#producers.toSnapshot(),
+    ]);
+  }
+
+  /**
+   * Replace the whole state by a {@link snapshot} (of this or another replica). Throws
+   * `STORAGE_CORRUPT`, leaving the state unchanged, when the bytes are no valid snapshot.
+   */
+  restore(bytes: Uint8Array): void {
+    const corrupt = (why: string) =>
+      new RaftlogError('STORAGE_CORRUPT', `corrupt partition snapshot: ${why}`);
+    if (bytes.length === 0 || bytes[0] !== SNAPSHOT_FORMAT) throw corrupt('unknown format');
+    const wire = unpackTagged(bytes);
+    if (!Array.isArray(wire) || wire.length !== 7) throw corrupt('malformed');
+    const [maxProducers, applied, logStart, firstBaseOffset, counts, runs, producers] = wire;
+    if (!Number.isSafeInteger(maxProducers) || maxProducers < 1) throw corrupt('bad maxProducers');
+    if (!isCount(applied) || !isCount(logStart)) throw corrupt('bad applied index or log start');
+    if (!(counts instanceof Uint8Array) || !Array.isArray(runs)) throw corrupt('bad offset index');
+    const offsets = OffsetIndex.fromSnapshot({ firstBaseOffset, counts, runs });
+    const { first, last } = offsets;
+    if (last !== undefined && last.index > applied) throw corrupt('entries beyond the applied index');
+    const logStartOk =
+      first === undefined
+        ? logStart === offsets.endOffset
+        : logStart >= first.baseOffset && logStart < first.baseOffset + first.count;
+    if (!logStartOk) throw corrupt('log start offset outside the first retained entry');
+    const table = ProducerTable.fromSnapshot(maxProducers, producers, offsets.endOffset);
+    this.#maxProducers = maxProducers;
+    this.#applied = applied;
+    this.#logStart = logStart;
+    this.#offsets = offsets;
+    this.#producers = table;
+  }
+
+  #append(index: number, count: number, producer: ProducerTag | undefined): void {
+    const baseOffset = this.#offsets.endOffset;
+    this.#offsets.append(index, count);
+    if (producer !== undefined) this.#producers.record(producer, baseOffset, baseOffset + count - 1);
+    this.#applied = index;
+  }
+}

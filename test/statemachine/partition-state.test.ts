@@ -1,0 +1,324 @@
+import fc from 'fast-check';
+import { Packr } from 'msgpackr';
+import { describe, expect, it } from 'vitest';
+import { RaftlogError } from '../../src/errors.js';
+import { decodeAppliedRow, encodeAppliedRow } from '../../src/statemachine/applied-row.js';
+import {
+  type ApplyResult,
+  DEFAULT_MAX_PRODUCERS,
+  PartitionState,
+  rejectionError,
+} from '../../src/statemachine/partition-state.js';
+import { confEntry, dataEntry, garbageEntry, noopEntry } from './entries.js';
+
+const p = (id: string, epoch: number, sequence: number) => ({ id, epoch, sequence });
+
+const packr = new Packr({ useRecords: false });
+/** A snapshot's bytes with forged fields: the format tag of a real snapshot, then the fields. */
+const forge = (fields: unknown[]) =>
+  new Uint8Array([new PartitionState().snapshot()[0]!, ...packr.pack(fields)]);
+
+function expectCode(code: string, fn: () => unknown): void {
+  let thrown: unknown;
+  try {
+    fn();
+  } catch (err) {
+    thrown = err;
+  }
+  expect(thrown).toBeInstanceOf(RaftlogError);
+  expect((thrown as RaftlogError).code).toBe(code);
+}
+
+/** Applies entries 1, 2, ... and keeps the rows a broker would persist. */
+function replica(maxProducers?: number) {
+  const state = new PartitionState(maxProducers === undefined ? {} : { maxProducers });
+  const rows: Uint8Array[] = [];
+  return {
+    state,
+    rows,
+    apply(entry: Parameters<PartitionState['apply']>[0]): ApplyResult {
+      const r = state.apply(entry);
+      if (r.outcome === 'appended') rows.push(r.row);
+      return r;
+    },
+  };
+}
+
+describe('partition state: applying entries', () => {
+  it('assigns dense offsets from 0 to data entries only', () => {
+    const r = replica();
+    expect(r.apply(noopEntry(1))).toEqual({ outcome: 'empty', index: 1 });
+    expect(r.apply(dataEntry(2, 3))).toMatchObject({
+      outcome: 'appended',
+      index: 2,
+      baseOffset: 0,
+      lastOffset: 2,
+    });
+    expect(r.apply(confEntry(3))).toEqual({ outcome: 'empty', index: 3 });
+    expect(r.apply(noopEntry(4))).toEqual({ outcome: 'empty', index: 4 });
+    expect(r.apply(dataEntry(5, 1))).toMatchObject({
+      outcome: 'appended',
+      index: 5,
+      baseOffset: 3,
+      lastOffset: 3,
+    });
+    expect(r.state.highWatermark).toBe(4);
+    expect(r.state.appliedIndex).toBe(5);
+    expect(r.state.logStartOffset).toBe(0);
+  });
+
+  it('translates offsets to Raft indexes and back, skipping entries without records', () => {
+    const r = replica();
+    [noopEntry(1), dataEntry(2, 3), confEntry(3), noopEntry(4), dataEntry(5, 1), dataEntry(6, 2)].forEach(
+      r.apply,
+    );
+    expect([0, 1, 2, 3, 4, 5].map((o) => r.state.locate(o)?.index)).toEqual([2, 2, 2, 5, 6, 6]);
+    expect(r.state.locate(6)).toBeUndefined(); // the high watermark
+    expect(r.state.locate(4)).toEqual({ index: 6, baseOffset: 4, count: 2 });
+    expect([1, 2, 3, 4, 5, 6, 7].map((i) => r.state.entryAt(i)?.baseOffset)).toEqual([
+      undefined,
+      0,
+      undefined,
+      undefined,
+      3,
+      4,
+      undefined,
+    ]);
+    expectCode('INVALID_REQUEST', () => r.state.locate(-1));
+    expectCode('INVALID_REQUEST', () => r.state.locate(1.5));
+    expectCode('INVALID_REQUEST', () => r.state.entryAt(2 ** 53));
+  });
+
+  it('hands out the decoded batch with the timestamp the leader chose', () => {
+    const r = replica();
+    const result = r.apply(dataEntry(1, 2, undefined, 1_700_000_000_123));
+    expect(result.outcome).toBe('appended');
+    if (result.outcome !== 'appended') return;
+    expect(result.batch.timestamp).toBe(1_700_000_000_123);
+    expect(result.batch.records).toHaveLength(2);
+    expect(decodeAppliedRow(result.row)).toEqual({ index: 1, baseOffset: 0, count: 2 });
+  });
+
+  it('rejects undecodable data deterministically, taking no offsets', () => {
+    const r = replica();
+    const result = r.apply(garbageEntry(1));
+    expect(result).toMatchObject({ outcome: 'rejected', index: 1, code: 'INVALID_REQUEST' });
+    expect(r.apply(garbageEntry(2, new Uint8Array([99])))).toMatchObject({
+      outcome: 'rejected',
+      code: 'INVALID_REQUEST',
+    });
+    expect(r.apply(dataEntry(3, 1))).toMatchObject({ baseOffset: 0 });
+    expect(r.state.entryAt(1)).toBeUndefined();
+  });
+
+  it('only accepts the entry after the applied index', () => {
+    const r = replica();
+    r.apply(dataEntry(1, 1));
+    expectCode('INVALID_REQUEST', () => r.state.apply(dataEntry(3, 1)));
+    expectCode('INVALID_REQUEST', () => r.state.apply(dataEntry(1, 1)));
+    expect(r.state.appliedIndex).toBe(1);
+    expect(r.state.highWatermark).toBe(1);
+  });
+});
+
+describe('partition state: idempotent producers', () => {
+  it('a retry returns the original offsets and appends nothing', () => {
+    const r = replica();
+    r.apply(dataEntry(1, 2, p('a', 0, 0)));
+    r.apply(dataEntry(2, 3, p('a', 0, 1)));
+    expect(r.apply(dataEntry(3, 3, p('a', 0, 1)))).toEqual({
+      outcome: 'duplicate',
+      index: 3,
+      baseOffset: 2,
+      lastOffset: 4,
+    });
+    expect(r.apply(dataEntry(4, 2, p('a', 0, 0)))).toEqual({
+      outcome: 'duplicate',
+      index: 4,
+      baseOffset: 0,
+      lastOffset: 1,
+    });
+    expect(r.state.highWatermark).toBe(5);
+    expect(r.state.entryAt(3)).toBeUndefined();
+    expect(r.rows).toHaveLength(2);
+  });
+
+  it('gaps and old epochs are rejected with errors the client can act on', () => {
+    const r = replica();
+    r.apply(dataEntry(1, 1, p('a', 2, 0)));
+    const gap = r.apply(dataEntry(2, 1, p('a', 2, 5)));
+    expect(gap).toMatchObject({ outcome: 'rejected', code: 'OUT_OF_ORDER_SEQUENCE' });
+    const fenced = r.apply(dataEntry(3, 1, p('a', 1, 1)));
+    expect(fenced).toMatchObject({ outcome: 'rejected', code: 'PRODUCER_FENCED' });
+    if (fenced.outcome !== 'rejected') return;
+    const err = rejectionError(fenced);
+    expect(err).toBeInstanceOf(RaftlogError);
+    expect(err.code).toBe('PRODUCER_FENCED');
+    expect(err.details).toEqual({ epoch: 1, current_epoch: 2 });
+    expect(r.state.highWatermark).toBe(1);
+    expect(r.apply(dataEntry(4, 1, p('a', 3, 0)))).toMatchObject({ outcome: 'appended', baseOffset: 1 });
+  });
+
+  it('bounds the producers it remembers', () => {
+    const r = replica(2);
+    expect(new PartitionState().maxProducers).toBe(DEFAULT_MAX_PRODUCERS);
+    r.apply(dataEntry(1, 1, p('a', 0, 0)));
+    r.apply(dataEntry(2, 1, p('b', 0, 0)));
+    r.apply(dataEntry(3, 1, p('c', 0, 0)));
+    expect(r.state.producerCount).toBe(2);
+    expect(r.apply(dataEntry(4, 1, p('a', 0, 1)))).toMatchObject({ code: 'OUT_OF_ORDER_SEQUENCE' });
+    expectCode('INVALID_REQUEST', () => new PartitionState({ maxProducers: 0 }));
+  });
+});
+
+describe('partition state: truncation, snapshots, restarts', () => {
+  function sample() {
+    const r = replica(4);
+    [
+      noopEntry(1),
+      dataEntry(2, 3, p('a', 0, 0)),
+      confEntry(3),
+      dataEntry(4, 2, p('a', 0, 1)),
+      dataEntry(5, 2, p('a', 0, 1)), // duplicate
+      dataEntry(6, 1),
+      noopEntry(7),
+      dataEntry(8, 4, p('b', 1, 0)),
+    ].forEach(r.apply);
+    return r;
+  }
+
+  it('truncatePrefix moves the log start and forgets whole entries below it', () => {
+    const { state } = sample();
+    state.truncatePrefix(4); // offsets 0-2 at index 2, 3-4 at index 4: index 4 is kept
+    expect(state.logStartOffset).toBe(4);
+    expect(state.firstRetainedIndex).toBe(4);
+    expect(state.locate(3)).toBeUndefined();
+    expect(state.locate(4)).toEqual({ index: 4, baseOffset: 3, count: 2 });
+    expect(state.entryAt(2)).toBeUndefined();
+    state.truncatePrefix(2); // lower: no change
+    expect(state.logStartOffset).toBe(4);
+    expectCode('INVALID_REQUEST', () => state.truncatePrefix(11));
+    state.truncatePrefix(10);
+    expect(state.firstRetainedIndex).toBeUndefined();
+    expect(state.locate(9)).toBeUndefined();
+    expect(state.highWatermark).toBe(10);
+    // Producers outlive truncation: a retry still gets its (now truncated) offsets.
+    expect(state.apply(dataEntry(9, 4, p('b', 1, 0)))).toMatchObject({ outcome: 'duplicate', baseOffset: 6 });
+  });
+
+  it('restore(snapshot()) gives a state that behaves the same and snapshots to the same bytes', () => {
+    const a = sample();
+    a.state.truncatePrefix(4);
+    const copy = new PartitionState();
+    copy.restore(a.state.snapshot());
+    expect(copy.snapshot()).toEqual(a.state.snapshot());
+    expect(copy.maxProducers).toBe(4);
+    expect(copy.appliedIndex).toBe(8);
+    for (const entry of [
+      dataEntry(9, 1, p('a', 0, 1)),
+      dataEntry(10, 1, p('a', 0, 2)),
+      noopEntry(11),
+      dataEntry(12, 2),
+    ]) {
+      expect(copy.apply(entry)).toEqual(a.state.apply(entry));
+    }
+    expect(copy.snapshot()).toEqual(a.state.snapshot());
+  });
+
+  it('a restart rebuilds the same state from a checkpoint and the rows', () => {
+    const a = sample();
+    const checkpoint = a.state.snapshot(); // at index 8
+    a.apply(dataEntry(9, 1, p('c', 0, 0)));
+    a.apply(noopEntry(10));
+    a.apply(dataEntry(11, 1, p('c', 0, 1)));
+    a.apply(dataEntry(12, 1, p('c', 0, 1))); // duplicate: no row
+    a.apply(noopEntry(13));
+    const restarted = new PartitionState();
+    restarted.restore(checkpoint);
+    // All rows, oldest first: the checkpoint covers the first ones.
+    expect(a.rows.map((row) => restarted.replayRow(row))).toEqual([false, false, false, false, true, true]);
+    expect(restarted.appliedIndex).toBe(11);
+    // Raft re-applies what follows the last row; the state then matches.
+    restarted.apply(dataEntry(12, 1, p('c', 0, 1)));
+    restarted.apply(noopEntry(13));
+    expect(restarted.snapshot()).toEqual(a.state.snapshot());
+  });
+
+  it('rows alone rebuild a state that was never checkpointed', () => {
+    const a = sample();
+    const rebuilt = new PartitionState({ maxProducers: 4 });
+    for (const row of a.rows) rebuilt.replayRow(row);
+    rebuilt.apply(noopEntry(9));
+    a.apply(noopEntry(9));
+    expect(rebuilt.snapshot()).toEqual(a.state.snapshot());
+  });
+
+  it('replayRow refuses rows that cannot follow, with STORAGE_CORRUPT', () => {
+    const a = sample();
+    const fresh = () => new PartitionState({ maxProducers: 4 });
+    // Skipping a row leaves a hole in the offsets.
+    const s = fresh();
+    s.replayRow(a.rows[0]!);
+    expectCode('STORAGE_CORRUPT', () => s.replayRow(a.rows[2]!));
+    // A producer sequence that does not follow.
+    expectCode('STORAGE_CORRUPT', () =>
+      fresh().replayRow(encodeAppliedRow({ index: 1, baseOffset: 0, count: 1, producer: p('a', 0, 3) })),
+    );
+    expectCode('STORAGE_CORRUPT', () => fresh().replayRow(new Uint8Array([1, 0x93, 1, 0, 0])));
+    expectCode('STORAGE_CORRUPT', () => fresh().replayRow(new Uint8Array([7])));
+  });
+
+  it('restore refuses inconsistent snapshots with STORAGE_CORRUPT and keeps the state', () => {
+    const a = sample();
+    a.state.truncatePrefix(4);
+    const good = a.state.snapshot();
+    const target = sample().state;
+    const before = target.snapshot();
+    const corrupt = (bytes: Uint8Array) => {
+      expectCode('STORAGE_CORRUPT', () => target.restore(bytes));
+      expect(target.snapshot()).toEqual(before);
+    };
+    corrupt(new Uint8Array(0));
+    corrupt(new Uint8Array([2, ...good.subarray(1)]));
+    corrupt(good.subarray(0, good.length - 1));
+    // Forged, well-formed snapshots that contradict themselves (offsets 3-4 at index 4, 5 at 6, 6-9 at 8).
+    corrupt(forge([0, 8, 4, 3, new Uint8Array([2, 1, 4]), [0, 4, 1, 6, 2, 8], []])); // maxProducers 0
+    corrupt(forge([4, 7, 4, 3, new Uint8Array([2, 1, 4]), [0, 4, 1, 6, 2, 8], []])); // entries beyond applied
+    corrupt(forge([4, 8, 2, 3, new Uint8Array([2, 1, 4]), [0, 4, 1, 6, 2, 8], []])); // log start below the first entry
+    corrupt(forge([4, 8, 5, 3, new Uint8Array([2, 1, 4]), [0, 4, 1, 6, 2, 8], []])); // log start past the first entry
+    corrupt(forge([4, 8, 8, 9, new Uint8Array(0), [], []])); // empty, but the log start is not the end
+    corrupt(forge([4, 8, 4, 3, new Uint8Array([2, 1, 4]), [0, 4, 1, 6, 2, 8], [['a', 0, 0, 0, 10]]])); // offset ≥ end
+    expect(() =>
+      target.restore(forge([4, 8, 4, 3, new Uint8Array([2, 1, 4]), [0, 4, 1, 6, 2, 8], []])),
+    ).not.toThrow();
+  });
+
+  it('restoring mutated or random bytes only ever throws STORAGE_CORRUPT', () => {
+    const good = sample().state.snapshot();
+    const mutated = fc
+      .array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 })
+      .map((edits) => {
+        const bytes = good.slice();
+        for (const [at, b] of edits) bytes[at % bytes.length] = b;
+        return bytes;
+      });
+    fc.assert(
+      fc.property(fc.oneof(mutated, fc.uint8Array({ maxLength: 80 })), (bytes) => {
+        const s = new PartitionState();
+        try {
+          s.restore(bytes);
+        } catch (err) {
+          expect(err).toBeInstanceOf(RaftlogError);
+          expect((err as RaftlogError).code).toBe('STORAGE_CORRUPT');
+          return;
+        }
+        // Accepted: then it is a consistent state that keeps working.
+        const copy = new PartitionState();
+        copy.restore(s.snapshot());
+        expect(copy.snapshot()).toEqual(s.snapshot());
+        expect(s.apply(dataEntry(s.appliedIndex + 1, 1)).outcome).toBe('appended');
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
