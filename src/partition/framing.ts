@@ -1,0 +1,91 @@
+/**
+ * Length-prefixed framing for peer connections: each frame is a u32 big-endian payload length
+ * followed by the payload.
+ */
+
+/** Bytes of the length prefix. */
+export const FRAME_HEADER_BYTES = 4;
+
+/** The length prefix for a payload of `length` bytes. */
+export function frameHeader(length: number): Buffer {
+  const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  header.writeUInt32BE(length, 0);
+  return header;
+}
+
+/** A small payload with its length prefix, in one buffer (handshake frames). */
+export function framed(payload: Buffer): Buffer {
+  return Buffer.concat([frameHeader(payload.length), payload]);
+}
+
+/**
+ * Reassembles frames from the chunks a socket delivers. A payload that lies within one chunk is
+ * returned as a view of it (no copy); one that spans chunks is concatenated once.
+ */
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+
+  /**
+   * @param maxPayload the largest payload accepted; may be lowered later (see {@link setMaxPayload}).
+   */
+  constructor(private maxPayload: number) {}
+
+  /** Change the payload limit for the frames not yet read (a handshake allows only tiny ones). */
+  setMaxPayload(maxPayload: number): void {
+    this.maxPayload = maxPayload;
+  }
+
+  /** Add bytes read from the socket. */
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+  }
+
+  /**
+   * The next complete payload, `undefined` while it is incomplete, or `'oversize'` when the
+   * announced length exceeds the limit (the stream cannot be resynchronised: drop the connection).
+   */
+  next(): Buffer | undefined | 'oversize' {
+    if (this.buffered < FRAME_HEADER_BYTES) return undefined;
+    const length = this.peekLength();
+    if (length > this.maxPayload) return 'oversize';
+    if (this.buffered < FRAME_HEADER_BYTES + length) return undefined;
+    this.consume(FRAME_HEADER_BYTES);
+    return this.consume(length);
+  }
+
+  private peekLength(): number {
+    const first = this.chunks[0]!;
+    if (first.length >= FRAME_HEADER_BYTES) return first.readUInt32BE(0);
+    const head = Buffer.concat(this.chunks, FRAME_HEADER_BYTES);
+    return head.readUInt32BE(0);
+  }
+
+  /** Remove and return the first `n` buffered bytes (`n` ≤ buffered). */
+  private consume(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
+    this.buffered -= n;
+    const first = this.chunks[0]!;
+    if (first.length > n) {
+      this.chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    if (first.length === n) {
+      this.chunks.shift();
+      return first;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.chunks[0]!;
+      const take = Math.min(chunk.length, n - filled);
+      chunk.copy(out, filled, 0, take);
+      filled += take;
+      if (take === chunk.length) this.chunks.shift();
+      else this.chunks[0] = chunk.subarray(take);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,194 @@
+import { connect, type Socket } from 'node:net';
+import { FRAME_HEADER_BYTES, FrameReader, framed, frameHeader } from './framing.js';
+import {
+  ACCEPT_BYTES,
+  authPayload,
+  HELLO_BYTES,
+  newNonce,
+  parseHello,
+  verifyAccept,
+} from './peer-handshake.js';
+import type { GroupMessage, TransportStats } from './transport.js';
+
+/** What an outbound link needs from the transport that owns it. */
+export interface OutboundLinkOptions {
+  readonly self: number;
+  readonly peer: number;
+  readonly host: string;
+  readonly port: number;
+  readonly secret: Buffer;
+  /** Frames are dropped (and reported unreachable) while this many bytes wait to be written. */
+  readonly highWaterMark: number;
+  /** Connect plus handshake must finish within this time. */
+  readonly handshakeTimeoutMs: number;
+  readonly keepAliveMs: number;
+  /** After a failed connection, the next attempt waits `initialMs`, doubling up to `maxMs`. */
+  readonly backoff: { readonly initialMs: number; readonly maxMs: number };
+  /** How long `close()` lets a connection flush before destroying it. */
+  readonly closeGraceMs: number;
+  readonly stats: TransportStats;
+  readonly logger: { warn(obj: object, msg: string): void };
+  /** Report messages that will not be delivered. */
+  readonly unreachable: (messages: readonly GroupMessage[]) => void;
+  /** Register a socket so the transport can wait for it to close. */
+  readonly track: (socket: Socket) => void;
+}
+
+interface QueuedFrame {
+  readonly payload: Uint8Array;
+  readonly messages: readonly GroupMessage[];
+}
+
+type LinkState = 'idle' | 'connecting' | 'ready' | 'closed';
+
+/**
+ * The one outbound connection to one peer. Connects lazily on the first frame, authenticates (see
+ * `peer-handshake.ts`), then writes frames. Frames given while the handshake runs wait in a
+ * bounded queue. After a failed attempt, frames are reported unreachable at once until the
+ * backoff delay has passed; the next frame after that tries again. No timer runs while idle.
+ */
+export class OutboundLink {
+  private state: LinkState = 'idle';
+  private socket: Socket | undefined;
+  private queue: QueuedFrame[] = [];
+  private queuedBytes = 0;
+  private failures = 0;
+  private retryAt = 0;
+
+  constructor(private readonly opts: OutboundLinkOptions) {}
+
+  /** Send one frame payload carrying `messages`; reports them unreachable if it cannot. */
+  deliver(payload: Uint8Array, messages: readonly GroupMessage[]): void {
+    if (this.state === 'closed' || (this.state === 'idle' && Date.now() < this.retryAt)) {
+      this.opts.unreachable(messages);
+      return;
+    }
+    if (this.state === 'ready') {
+      const socket = this.socket!;
+      // Back-pressure: never buffer without bound; Raft retransmits what is lost.
+      if (socket.writableLength >= this.opts.highWaterMark) this.opts.unreachable(messages);
+      else this.write(socket, payload, messages);
+      return;
+    }
+    if (this.state === 'idle') this.connect();
+    if (this.queuedBytes >= this.opts.highWaterMark) {
+      this.opts.unreachable(messages);
+      return;
+    }
+    this.queue.push({ payload, messages });
+    this.queuedBytes += FRAME_HEADER_BYTES + payload.length;
+  }
+
+  /** End the connection (written frames are flushed, within the grace period); queued frames are reported unreachable. */
+  close(): void {
+    if (this.state === 'closed') return;
+    const wasReady = this.state === 'ready';
+    this.state = 'closed';
+    const socket = this.socket;
+    if (socket === undefined) return;
+    if (wasReady) {
+      socket.end();
+      socket.setTimeout(this.opts.closeGraceMs, () => socket.destroy());
+    } else {
+      socket.destroy();
+    }
+  }
+
+  private connect(): void {
+    const { host, port, self, peer, secret } = this.opts;
+    this.state = 'connecting';
+    const socket = connect({
+      host,
+      port,
+      noDelay: true,
+      keepAlive: true,
+      keepAliveInitialDelay: this.opts.keepAliveMs,
+    });
+    this.socket = socket;
+    this.opts.track(socket);
+    socket.setTimeout(this.opts.handshakeTimeoutMs);
+    const handshakeTimedOut = (): void => {
+      socket.destroy(new Error('handshake timed out'));
+    };
+    socket.once('timeout', handshakeTimedOut);
+    let failure: Error | undefined;
+    socket.on('error', (err) => {
+      failure = err;
+    });
+    socket.on('close', () => this.closed(socket, failure));
+
+    const reader = new FrameReader(HELLO_BYTES);
+    let dialerNonce: Buffer | undefined;
+    socket.on('data', (chunk: Buffer) => {
+      reader.push(chunk);
+      for (let payload = reader.next(); payload !== undefined; payload = reader.next()) {
+        if (this.socket !== socket || this.state !== 'connecting' || payload === 'oversize') {
+          socket.destroy(new Error('unexpected data from the acceptor'));
+          return;
+        }
+        if (dialerNonce === undefined) {
+          const acceptorNonce = parseHello(payload);
+          if (acceptorNonce === undefined) {
+            socket.destroy(new Error('not a raftlog peer (bad hello)'));
+            return;
+          }
+          dialerNonce = newNonce();
+          const auth = authPayload(secret, self, peer, acceptorNonce, dialerNonce);
+          socket.write(framed(auth));
+          reader.setMaxPayload(ACCEPT_BYTES);
+        } else if (verifyAccept(secret, payload, peer, self, dialerNonce)) {
+          socket.setTimeout(0);
+          socket.off('timeout', handshakeTimedOut);
+          this.ready(socket);
+        } else {
+          socket.destroy(new Error('acceptor failed to prove the cluster secret'));
+          return;
+        }
+      }
+    });
+  }
+
+  private ready(socket: Socket): void {
+    this.state = 'ready';
+    this.failures = 0;
+    const queue = this.queue;
+    this.queue = [];
+    this.queuedBytes = 0;
+    for (const { payload, messages } of queue) this.write(socket, payload, messages);
+  }
+
+  private write(socket: Socket, payload: Uint8Array, messages: readonly GroupMessage[]): void {
+    // Header and payload go out in one writev: no copy of the payload into a bigger buffer.
+    socket.cork();
+    socket.write(frameHeader(payload.length));
+    socket.write(payload);
+    socket.uncork();
+    const stats = this.opts.stats;
+    stats.framesSent += 1;
+    stats.messagesSent += messages.length;
+    stats.bytesSent += FRAME_HEADER_BYTES + payload.length;
+  }
+
+  private closed(socket: Socket, failure: Error | undefined): void {
+    if (this.socket !== socket) return;
+    this.socket = undefined;
+    const queue = this.queue;
+    this.queue = [];
+    this.queuedBytes = 0;
+    if (this.state === 'connecting') {
+      // The peer is down, or refused us: back off before the next attempt.
+      this.failures += 1;
+      const { initialMs, maxMs } = this.opts.backoff;
+      this.retryAt = Date.now() + Math.min(maxMs, initialMs * 2 ** (this.failures - 1));
+      if (this.failures === 1) {
+        this.opts.logger.warn(
+          { peer: this.opts.peer, err: failure?.message ?? 'connection closed during handshake' },
+          'peer connection failed',
+        );
+      }
+    }
+    // A connection lost after the handshake may be retried at once (retryAt is in the past).
+    if (this.state !== 'closed') this.state = 'idle';
+    for (const { messages } of queue) this.opts.unreachable(messages);
+  }
+}
