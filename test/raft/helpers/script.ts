@@ -125,7 +125,8 @@ class ScriptRun {
         return;
       }
       case 'cluster':
-        return this.#newCluster(a);
+        this.#newCluster(a);
+        return;
       case 'refused': {
         const [code = '', ...input] = a.rest.split(/\s+/);
         expect(
@@ -135,32 +136,40 @@ class ScriptRun {
         return;
       }
       case 'campaign':
-        return this.c.node(int(p[0])).campaign();
+        this.c.node(int(p[0])).campaign();
+        return;
       case 'propose':
-        return this.c.propose(int(p[0]), p[1] ?? '');
+        this.c.propose(int(p[0]), p[1] ?? '');
+        return;
       case 'read-index':
-        return this.c.node(int(p[0])).readIndex(encoder.encode(p[1]));
+        this.c.node(int(p[0])).readIndex(encoder.encode(p[1]));
+        return;
       case 'transfer':
-        return this.c.node(int(p[0])).transferLeader(int(p[1]));
+        this.c.node(int(p[0])).transferLeader(int(p[1]));
+        return;
       case 'conf-change': {
         const changes: ConfChangeSingle[] = [
           ...ids(named('add-voter') ?? '').map(addVoter),
           ...ids(named('add-learner') ?? '').map(addLearner),
           ...ids(named('remove') ?? '').map(removeNode),
         ];
-        return this.c
+        this.c
           .node(int(p[0]))
           .proposeConfChange(confChange(changes, transitions[named('transition') ?? 'auto']));
+        return;
       }
       case 'report-snapshot':
-        return this.c.node(int(p[0])).reportSnapshot(int(p[1]), p[2] === 'ok');
+        this.c.node(int(p[0])).reportSnapshot(int(p[1]), p[2] === 'ok');
+        return;
       case 'compact':
         this.c.compact(int(p[0]));
         return;
       case 'tick':
-        return this.c.tick(int(p[0]), p[1] === undefined ? 1 : int(p[1]));
+        this.c.tick(int(p[0]), p[1] === undefined ? 1 : int(p[1]));
+        return;
       case 'run-ticks':
-        return this.c.runTicks(int(p[0]));
+        this.c.runTicks(int(p[0]));
+        return;
       case 'tick-until': {
         const id = int(p[0]);
         const { max, ...conditions } = Object.fromEntries([...a.named].map(([k, v]) => [k, v.value]));
@@ -185,18 +194,24 @@ class ScriptRun {
         return;
       case 'stabilize': {
         const nodes = named('nodes');
-        return this.c.stabilize(nodes === undefined ? {} : { nodes: ids(nodes) });
+        this.c.stabilize(nodes === undefined ? {} : { nodes: ids(nodes) });
+        return;
       }
       case 'isolate':
-        return this.c.isolate(int(p[0]));
+        this.c.isolate(int(p[0]));
+        return;
       case 'partition':
-        return this.c.partition(...p.map(ids));
+        this.c.partition(...p.map(ids));
+        return;
       case 'heal':
-        return this.c.heal();
+        this.c.heal();
+        return;
       case 'crash':
-        return this.c.crash(int(p[0]));
+        this.c.crash(int(p[0]));
+        return;
       case 'restart':
-        return this.c.restart(int(p[0]));
+        this.c.restart(int(p[0]));
+        return;
       case 'start':
         this.c.start(int(p[0]));
         return;
@@ -204,11 +219,8 @@ class ScriptRun {
         this.#mark = this.c.sent.length;
         return;
       case 'expect':
-        return this.#expectStatus(
-          int(p[0]),
-          Object.fromEntries([...a.named].map(([k, v]) => [k, v.value])),
-          where,
-        );
+        this.#expectStatus(int(p[0]), Object.fromEntries([...a.named].map(([k, v]) => [k, v.value])), where);
+        return;
       case 'expect-leader':
         expect(ids(p[0] ?? ''), where).toContain(this.c.leader());
         return;
@@ -227,9 +239,11 @@ class ScriptRun {
         ]);
         return;
       case 'expect-sent':
-        return this.#expectCount(this.c.sent.slice(this.#mark), a, where);
+        this.#expectCount(this.c.sent.slice(this.#mark), a, where);
+        return;
       case 'expect-pending':
-        return this.#expectCount(this.c.pending, a, where);
+        this.#expectCount(this.c.pending, a, where);
+        return;
       default:
         throw new Error(`unknown command ${a.command}`);
     }
