@@ -41,7 +41,7 @@ export interface HttpServer {
   /** The `/metrics` registry: register the broker's own collectors here. */
   readonly registry: Registry;
   listen(host: string, port: number): Promise<BoundAddress>;
-  /** Stop accepting connections, finish in-flight requests, close forwarding connections. */
+  /** Stop accepting connections, finish in-flight requests, close forwarding connections. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -192,6 +192,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     );
   });
 
+  let closing: Promise<void> | undefined;
   return {
     registry: metrics.registry,
     async listen(host, port) {
@@ -200,9 +201,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       return { host: address.address, port: address.port, url: `http://${shown}:${address.port}` };
     },
-    async close() {
-      await app.close();
-      await forwarder.close();
+    close() {
+      closing ??= app.close().then(() => forwarder.close());
+      return closing;
     },
   };
 }
