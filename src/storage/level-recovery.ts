@@ -1,6 +1,6 @@
 import type { Level } from 'level';
 import type { ConfState, HardState, Snapshot } from '../raft/types.js';
-import { decodeKey, entryKey, groupLowerBound, groupUpperBound, Kind } from './level-keys.js';
+import { type DecodedKey, decodeKey, groupLowerBound, groupUpperBound, Kind } from './level-keys.js';
 import {
   decodeBytes,
   decodeConfState,
@@ -37,53 +37,91 @@ export type LevelDb = Level<Buffer, Buffer>;
  */
 export async function recoverGroups(db: LevelDb): Promise<Map<number, RecoveredGroup>> {
   const groups = new Map<number, RecoveredGroup>();
-  const it = db.iterator({ gte: groupLowerBound(0, Kind.HardState) });
+  const withEntries: number[] = [];
+  // Walk forward through each group's small records up to its first entry, then seek to the
+  // next group.
+  const records = db.iterator({ gte: groupLowerBound(0, Kind.HardState) });
   try {
-    for (let item = await it.next(); item !== undefined; item = await it.next()) {
-      const [key, value] = item;
-      const decoded = decodeKey(key);
-      if (decoded === undefined) continue;
-      const { groupId } = decoded;
-      let g = groups.get(groupId);
-      if (g === undefined) {
-        g = { meta: new Map(), termRuns: [], keys: [] };
-        groups.set(groupId, g);
-      }
-      if (decoded.kind === Kind.Entry) {
-        g.firstEntry = readEntryTerm(g, key, decoded.index, value);
-        g.lastEntry = await readLastEntry(db, g, groupId);
-        // Entries are a group's last kind of key: go straight to the next group.
-        if (groupId === 0xffff_ffff) break;
-        it.seek(groupLowerBound(groupId + 1, Kind.HardState));
-        continue;
-      }
-      g.keys.push(key);
-      try {
-        switch (decoded.kind) {
-          case Kind.HardState:
-            g.hardState = decodeHardState(key, value);
-            break;
-          case Kind.ConfState:
-            g.confState = decodeConfState(key, value);
-            break;
-          case Kind.Snapshot:
-            g.snapshot = decodeSnapshot(key, value);
-            break;
-          case Kind.Meta:
-            g.meta.set(decoded.name, decodeBytes(key, value));
-            break;
-          case Kind.TermRun:
-            g.termRuns.push([decoded.index, decodeNumber(key, value)]);
-            break;
+    for (;;) {
+      // Few records precede a group's first entry: read them in small steps, not with the
+      // iterator's usual read-ahead.
+      const items = await records.nextv(8);
+      if (items.length === 0) break;
+      let next: number | undefined;
+      for (const [key, value] of items) {
+        const decoded = decodeKey(key);
+        if (decoded === undefined) continue;
+        const g = groupIn(groups, decoded.groupId);
+        if (decoded.kind === Kind.Entry) {
+          g.firstEntry = readEntryTerm(g, key, decoded.index, value);
+          withEntries.push(decoded.groupId);
+          next = decoded.groupId + 1;
+          break;
         }
-      } catch (err) {
-        g.damage ??= (err as Error).message;
+        readRecord(g, key, decoded, value);
+      }
+      if (next !== undefined) {
+        // Entries are a group's last kind of key: go straight to the next group.
+        if (next > 0xffff_ffff) break;
+        records.seek(groupLowerBound(next, Kind.HardState));
       }
     }
   } finally {
-    await it.close();
+    await records.close();
   }
+  // Then each group's last entry, with a few reverse iterators seeking in parallel.
+  let cursor = 0;
+  const findLastEntries = async (): Promise<void> => {
+    const it = db.iterator({ reverse: true });
+    try {
+      while (cursor < withEntries.length) {
+        const groupId = withEntries[cursor++]!;
+        const g = groups.get(groupId)!;
+        it.seek(groupUpperBound(groupId));
+        const [key, value] = (await it.next())!;
+        const decoded = decodeKey(key);
+        g.lastEntry = readEntryTerm(g, key, decoded?.kind === Kind.Entry ? decoded.index : -1, value);
+      }
+    } finally {
+      await it.close();
+    }
+  };
+  await Promise.all([findLastEntries(), findLastEntries(), findLastEntries(), findLastEntries()]);
   return groups;
+}
+
+function groupIn(groups: Map<number, RecoveredGroup>, groupId: number): RecoveredGroup {
+  let g = groups.get(groupId);
+  if (g === undefined) {
+    g = { meta: new Map(), termRuns: [], keys: [] };
+    groups.set(groupId, g);
+  }
+  return g;
+}
+
+function readRecord(g: RecoveredGroup, key: Buffer, decoded: DecodedKey, value: Buffer): void {
+  g.keys.push(key);
+  try {
+    switch (decoded.kind) {
+      case Kind.HardState:
+        g.hardState = decodeHardState(key, value);
+        break;
+      case Kind.ConfState:
+        g.confState = decodeConfState(key, value);
+        break;
+      case Kind.Snapshot:
+        g.snapshot = decodeSnapshot(key, value);
+        break;
+      case Kind.Meta:
+        g.meta.set(decoded.name, decodeBytes(key, value));
+        break;
+      case Kind.TermRun:
+        g.termRuns.push([decoded.index, decodeNumber(key, value)]);
+        break;
+    }
+  } catch (err) {
+    g.damage ??= (err as Error).message;
+  }
 }
 
 function readEntryTerm(
@@ -97,26 +135,5 @@ function readEntryTerm(
   } catch (err) {
     g.damage ??= (err as Error).message;
     return { index, term: -1 };
-  }
-}
-
-async function readLastEntry(
-  db: LevelDb,
-  g: RecoveredGroup,
-  groupId: number,
-): Promise<{ index: number; term: number }> {
-  const it = db.iterator({
-    gte: entryKey(groupId, 0),
-    lt: groupUpperBound(groupId),
-    reverse: true,
-    limit: 1,
-  });
-  try {
-    const [key, value] = (await it.next())!;
-    const decoded = decodeKey(key);
-    const index = decoded?.kind === Kind.Entry ? decoded.index : -1;
-    return readEntryTerm(g, key, index, value);
-  } finally {
-    await it.close();
   }
 }
