@@ -197,7 +197,7 @@ describe('Raft thesis §9.6 PreVote', () => {
 });
 
 describe('Raft thesis §6.2 CheckQuorum and the leader lease', () => {
-  it('§6.2: a leader cut off from the majority steps down within an election timeout of its next quorum check', () => {
+  it('§6.2: a leader cut off from the majority steps down within two election timeouts (it checks once per timeout)', () => {
     const c = new Cluster({ voters: [1, 2, 3] });
     c.elect(1);
     c.runTicks(5 * ELECTION);
