@@ -209,12 +209,8 @@ function checkPartition(
   const byOffset = new Map<number, Map<string, number[]>>();
   const byValue = new Map<string, Sightings>();
   const see = (offset: number, value: string, op: number) => {
-    let values = byOffset.get(offset);
-    if (!values) byOffset.set(offset, (values = new Map()));
-    push(values, value, op);
-    let offsets = byValue.get(value);
-    if (!offsets) byValue.set(value, (offsets = new Map()));
-    push(offsets, offset, op);
+    push(getOrCreate(byOffset, offset), value, op);
+    push(getOrCreate(byValue, value), offset, op);
   };
   for (const r of reads) {
     const asked = r.invoke.offset;
@@ -528,6 +524,15 @@ function sweep<E, P>(
     while (i < es.length && eventTime(es[i]!) < probeTime(p)) best = better(best, es[i++]!);
     visit(best, p);
   }
+}
+
+function getOrCreate<K, V, W>(map: Map<K, Map<V, W>>, key: K): Map<V, W> {
+  let inner = map.get(key);
+  if (inner === undefined) {
+    inner = new Map();
+    map.set(key, inner);
+  }
+  return inner;
 }
 
 function push<K>(map: Map<K, number[]>, key: K, op: number): void {
