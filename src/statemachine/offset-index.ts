@@ -40,114 +40,114 @@ const MIN_RUNS = 8;
  *   skew) pair per run of consecutive indexes.
  *
  * Internal to the partition state: methods trust their arguments (see `partition-state.ts`).
+ * Members are TypeScript-private rather than `#private`: on Node 20 the lookups run about twice
+ * as fast that way.
  */
 export class OffsetIndex {
   /** Ordinal of the first retained entry. */
-  #head = 0;
+  private head = 0;
   /** Ordinal the next appended entry gets. */
-  #next = 0;
-  /** Ordinal of `#deltas[0]`: a multiple of CHUNK. */
-  #origin = 0;
-  #deltas = new Uint32Array(CHUNK);
-  /** `#chunkBases[c]`: base offset of ordinal `#origin + c * CHUNK`. */
-  #chunkBases = new Float64Array(1);
+  private next = 0;
+  /** Ordinal of `deltas[0]`: a multiple of CHUNK. */
+  private origin = 0;
+  private deltas = new Uint32Array(CHUNK);
+  /** `chunkBases[c]`: base offset of ordinal `origin + c * CHUNK`. */
+  private chunkBases = new Float64Array(1);
   /** The offset after the last entry. */
-  #end: number;
-  #runStart = new Float64Array(MIN_RUNS);
-  #runSkew = new Float64Array(MIN_RUNS);
-  #runHead = 0;
-  #runEnd = 0;
+  private end: number;
+  private runStart = new Float64Array(MIN_RUNS);
+  private runSkew = new Float64Array(MIN_RUNS);
+  private runHead = 0;
+  private runEnd = 0;
 
   /** An empty index whose first entry will start at `startOffset`. */
   constructor(startOffset = 0) {
-    this.#end = startOffset;
+    this.end = startOffset;
   }
 
   /** Number of retained entries. */
   get size(): number {
-    return this.#next - this.#head;
+    return this.next - this.head;
   }
 
   /** The offset after the last entry (the next offset to assign). */
   get endOffset(): number {
-    return this.#end;
+    return this.end;
   }
 
   /** The first retained entry, if any. */
   get first(): DataEntryLocation | undefined {
-    return this.size === 0 ? undefined : this.#location(this.#head);
+    return this.size === 0 ? undefined : this.location(this.head);
   }
 
   /** The last retained entry, if any. */
   get last(): DataEntryLocation | undefined {
-    return this.size === 0 ? undefined : this.#location(this.#next - 1);
+    return this.size === 0 ? undefined : this.location(this.next - 1);
   }
 
   /** Append an entry of `count` (1 to 2^24) records at Raft `index` (above every index so far). */
   append(index: number, count: number): void {
-    const pos = this.#next - this.#origin;
-    if (pos === this.#deltas.length) this.#resize(2 * this.#deltas.length);
+    const pos = this.next - this.origin;
+    if (pos === this.deltas.length) this.resize(2 * this.deltas.length);
     const chunk = pos >> CHUNK_SHIFT;
-    if ((pos & (CHUNK - 1)) === 0) this.#chunkBases[chunk] = this.#end;
-    this.#deltas[pos] = this.#end - this.#chunkBases[chunk]!;
-    const skew = index - this.#next;
-    if (this.#runEnd === this.#runHead || this.#runSkew[this.#runEnd - 1] !== skew)
-      this.#pushRun(this.#next, skew);
-    this.#next++;
-    this.#end += count;
+    if ((pos & (CHUNK - 1)) === 0) this.chunkBases[chunk] = this.end;
+    this.deltas[pos] = this.end - this.chunkBases[chunk]!;
+    const skew = index - this.next;
+    if (this.runEnd === this.runHead || this.runSkew[this.runEnd - 1] !== skew) this.pushRun(this.next, skew);
+    this.next++;
+    this.end += count;
   }
 
   /** The entry holding `offset`, or `undefined` when no retained entry does. */
   locate(offset: number): DataEntryLocation | undefined {
-    if (this.size === 0 || offset < this.#baseOf(this.#head) || offset >= this.#end) return undefined;
-    return this.#location(this.#ordinalOf(offset));
+    if (this.size === 0 || offset < this.baseOf(this.head) || offset >= this.end) return undefined;
+    return this.location(this.ordinalOf(offset));
   }
 
   /** The retained entry at Raft `index`, or `undefined` when `index` is no retained data entry. */
   entryAt(index: number): DataEntryLocation | undefined {
     if (this.size === 0) return undefined;
-    let lo = this.#runHead;
-    let hi = this.#runEnd - 1;
-    if (this.#runStart[lo]! + this.#runSkew[lo]! > index) return undefined;
+    let lo = this.runHead;
+    let hi = this.runEnd - 1;
+    if (this.runStart[lo]! + this.runSkew[lo]! > index) return undefined;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (this.#runStart[mid]! + this.#runSkew[mid]! <= index) lo = mid;
+      if (this.runStart[mid]! + this.runSkew[mid]! <= index) lo = mid;
       else hi = mid - 1;
     }
-    const k = index - this.#runSkew[lo]!;
-    const runLimit = lo + 1 < this.#runEnd ? this.#runStart[lo + 1]! : this.#next;
-    if (k < this.#head || k >= runLimit) return undefined;
-    return { index, baseOffset: this.#baseOf(k), count: this.#countOf(k) };
+    const k = index - this.runSkew[lo]!;
+    const runLimit = lo + 1 < this.runEnd ? this.runStart[lo + 1]! : this.next;
+    if (k < this.head || k >= runLimit) return undefined;
+    return { index, baseOffset: this.baseOf(k), count: this.countOf(k) };
   }
 
   /** Drop the entries whose every offset is below `offset` (at most the end offset). */
   truncateBefore(offset: number): void {
-    if (this.size === 0 || offset <= this.#baseOf(this.#head)) return;
-    this.#head = offset >= this.#end ? this.#next : this.#ordinalOf(offset);
-    if (this.#head === this.#next) {
-      this.#runHead = 0;
-      this.#runEnd = 0;
+    if (this.size === 0 || offset <= this.baseOf(this.head)) return;
+    this.head = offset >= this.end ? this.next : this.ordinalOf(offset);
+    if (this.head === this.next) {
+      this.runHead = 0;
+      this.runEnd = 0;
     } else {
-      while (this.#runHead + 1 < this.#runEnd && this.#runStart[this.#runHead + 1]! <= this.#head)
-        this.#runHead++;
+      while (this.runHead + 1 < this.runEnd && this.runStart[this.runHead + 1]! <= this.head) this.runHead++;
     }
-    this.#compact();
+    this.compact();
   }
 
   /** The retained entries as plain data, independent of how they are laid out in memory. */
   toSnapshot(): OffsetIndexSnapshot {
     const n = this.size;
     let bytes = 0;
-    for (let k = this.#head; k < this.#next; k++) bytes += varintLength(this.#countOf(k));
+    for (let k = this.head; k < this.next; k++) bytes += varintLength(this.countOf(k));
     const counts = new Uint8Array(bytes);
     let at = 0;
-    for (let k = this.#head; k < this.#next; k++) at = writeVarint(counts, at, this.#countOf(k));
+    for (let k = this.head; k < this.next; k++) at = writeVarint(counts, at, this.countOf(k));
     const runs: number[] = [];
-    for (let r = this.#runHead; r < this.#runEnd && n > 0; r++) {
-      const k = Math.max(this.#runStart[r]!, this.#head);
-      runs.push(k - this.#head, k + this.#runSkew[r]!);
+    for (let r = this.runHead; r < this.runEnd && n > 0; r++) {
+      const k = Math.max(this.runStart[r]!, this.head);
+      runs.push(k - this.head, k + this.runSkew[r]!);
     }
-    return { firstBaseOffset: n === 0 ? this.#end : this.#baseOf(this.#head), counts, runs };
+    return { firstBaseOffset: n === 0 ? this.end : this.baseOf(this.head), counts, runs };
   }
 
   /** Rebuild from {@link toSnapshot}'s data. Throws `STORAGE_CORRUPT` when it is inconsistent. */
@@ -181,110 +181,110 @@ export class OffsetIndex {
       } else {
         index++;
       }
-      if (!Number.isSafeInteger(idx.#end + count)) throw corrupt('offsets overflow');
+      if (!Number.isSafeInteger(idx.end + count)) throw corrupt('offsets overflow');
       idx.append(index, count);
     }
     if (r !== runs.length) throw corrupt('runs beyond the entries');
     return idx;
   }
 
-  #baseOf(k: number): number {
-    const pos = k - this.#origin;
-    return this.#chunkBases[pos >> CHUNK_SHIFT]! + this.#deltas[pos]!;
+  private baseOf(k: number): number {
+    const pos = k - this.origin;
+    return this.chunkBases[pos >> CHUNK_SHIFT]! + this.deltas[pos]!;
   }
 
-  #countOf(k: number): number {
-    return (k + 1 < this.#next ? this.#baseOf(k + 1) : this.#end) - this.#baseOf(k);
+  private countOf(k: number): number {
+    return (k + 1 < this.next ? this.baseOf(k + 1) : this.end) - this.baseOf(k);
   }
 
-  #indexOf(k: number): number {
-    let lo = this.#runHead;
-    let hi = this.#runEnd - 1;
+  private indexOf(k: number): number {
+    let lo = this.runHead;
+    let hi = this.runEnd - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (this.#runStart[mid]! <= k) lo = mid;
+      if (this.runStart[mid]! <= k) lo = mid;
       else hi = mid - 1;
     }
-    return k + this.#runSkew[lo]!;
+    return k + this.runSkew[lo]!;
   }
 
-  #location(k: number): DataEntryLocation {
-    return { index: this.#indexOf(k), baseOffset: this.#baseOf(k), count: this.#countOf(k) };
+  private location(k: number): DataEntryLocation {
+    return { index: this.indexOf(k), baseOffset: this.baseOf(k), count: this.countOf(k) };
   }
 
   /** Ordinal of the entry holding `offset`, for `first base offset <= offset < end`. */
-  #ordinalOf(offset: number): number {
-    const firstPos = this.#head - this.#origin;
-    const lastPos = this.#next - 1 - this.#origin;
+  private ordinalOf(offset: number): number {
+    const firstPos = this.head - this.origin;
+    const lastPos = this.next - 1 - this.origin;
     // The last chunk whose base is at or below `offset`...
     let lo = firstPos >> CHUNK_SHIFT;
     let hi = lastPos >> CHUNK_SHIFT;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (this.#chunkBases[mid]! <= offset) lo = mid;
+      if (this.chunkBases[mid]! <= offset) lo = mid;
       else hi = mid - 1;
     }
     // ...then the last entry in it whose delta is at or below offset's.
-    const rel = offset - this.#chunkBases[lo]!;
+    const rel = offset - this.chunkBases[lo]!;
     let a = Math.max(lo << CHUNK_SHIFT, firstPos);
     let b = Math.min(((lo + 1) << CHUNK_SHIFT) - 1, lastPos);
     while (a < b) {
       const mid = (a + b + 1) >> 1;
-      if (this.#deltas[mid]! <= rel) a = mid;
+      if (this.deltas[mid]! <= rel) a = mid;
       else b = mid - 1;
     }
-    return this.#origin + a;
+    return this.origin + a;
   }
 
-  #pushRun(start: number, skew: number): void {
-    if (this.#runEnd === this.#runStart.length) {
-      const grown = new Float64Array(2 * this.#runStart.length);
-      grown.set(this.#runSkew);
-      this.#runSkew = grown;
+  private pushRun(start: number, skew: number): void {
+    if (this.runEnd === this.runStart.length) {
+      const grown = new Float64Array(2 * this.runStart.length);
+      grown.set(this.runSkew);
+      this.runSkew = grown;
       const starts = new Float64Array(grown.length);
-      starts.set(this.#runStart);
-      this.#runStart = starts;
+      starts.set(this.runStart);
+      this.runStart = starts;
     }
-    this.#runStart[this.#runEnd] = start;
-    this.#runSkew[this.#runEnd] = skew;
-    this.#runEnd++;
+    this.runStart[this.runEnd] = start;
+    this.runSkew[this.runEnd] = skew;
+    this.runEnd++;
   }
 
   /**
    * Release the space of dropped entries once it outweighs the live ones (amortized O(1) per
    * entry), shrinking the arrays when they became mostly empty.
    */
-  #compact(): void {
-    const shift = ((this.#head - this.#origin) >> CHUNK_SHIFT) << CHUNK_SHIFT;
-    const live = this.#next - this.#origin - shift;
+  private compact(): void {
+    const shift = ((this.head - this.origin) >> CHUNK_SHIFT) << CHUNK_SHIFT;
+    const live = this.next - this.origin - shift;
     if (shift > 0 && shift >= live) {
-      const capacity = this.#deltas.length;
+      const capacity = this.deltas.length;
       const target = 4 * live < capacity ? Math.max(CHUNK, roundUpToChunk(2 * live)) : capacity;
-      const deltas = target === capacity ? this.#deltas : new Uint32Array(target);
-      const chunkBases = target === capacity ? this.#chunkBases : new Float64Array(target / CHUNK);
-      deltas.set(this.#deltas.subarray(shift, shift + live));
+      const deltas = target === capacity ? this.deltas : new Uint32Array(target);
+      const chunkBases = target === capacity ? this.chunkBases : new Float64Array(target / CHUNK);
+      deltas.set(this.deltas.subarray(shift, shift + live));
       const firstChunk = shift >> CHUNK_SHIFT;
-      chunkBases.set(this.#chunkBases.subarray(firstChunk, firstChunk + roundUpToChunk(live) / CHUNK));
-      this.#deltas = deltas;
-      this.#chunkBases = chunkBases;
-      this.#origin += shift;
+      chunkBases.set(this.chunkBases.subarray(firstChunk, firstChunk + roundUpToChunk(live) / CHUNK));
+      this.deltas = deltas;
+      this.chunkBases = chunkBases;
+      this.origin += shift;
     }
-    const deadRuns = this.#runHead;
-    if (deadRuns >= MIN_RUNS && deadRuns >= this.#runEnd - deadRuns) {
-      this.#runStart.copyWithin(0, deadRuns, this.#runEnd);
-      this.#runSkew.copyWithin(0, deadRuns, this.#runEnd);
-      this.#runHead = 0;
-      this.#runEnd -= deadRuns;
+    const deadRuns = this.runHead;
+    if (deadRuns >= MIN_RUNS && deadRuns >= this.runEnd - deadRuns) {
+      this.runStart.copyWithin(0, deadRuns, this.runEnd);
+      this.runSkew.copyWithin(0, deadRuns, this.runEnd);
+      this.runHead = 0;
+      this.runEnd -= deadRuns;
     }
   }
 
-  #resize(capacity: number): void {
+  private resize(capacity: number): void {
     const deltas = new Uint32Array(capacity);
-    deltas.set(this.#deltas);
-    this.#deltas = deltas;
+    deltas.set(this.deltas);
+    this.deltas = deltas;
     const chunkBases = new Float64Array(capacity / CHUNK);
-    chunkBases.set(this.#chunkBases);
-    this.#chunkBases = chunkBases;
+    chunkBases.set(this.chunkBases);
+    this.chunkBases = chunkBases;
   }
 }
 

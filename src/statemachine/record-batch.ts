@@ -71,13 +71,16 @@ export function producerProblem(id: unknown, epoch: unknown, sequence: unknown):
  * sequence]`; a record is `[value]`, `[value, key]` or `[value, key | nil, [name, value, ...]]`.
  */
 export function encodeRecordBatch(batch: RecordBatch): Uint8Array {
+  if (typeof batch !== 'object' || batch === null) throw invalid('not an object');
   const { records, timestamp, producer } = batch;
   if (!isCount(timestamp)) throw invalid('timestamp must be a non-negative integer');
   if (!Array.isArray(records) || records.length === 0) throw invalid('records must be a non-empty array');
   if (records.length > MAX_RECORDS_PER_BATCH) throw invalid(`more than ${MAX_RECORDS_PER_BATCH} records`);
   const wire: unknown[] = new Array(records.length);
   for (let i = 0; i < records.length; i++) {
-    const { key, value, headers } = records[i]!;
+    const record = records[i];
+    if (typeof record !== 'object' || record === null) throw invalid(`record ${i}: not an object`);
+    const { key, value, headers } = record;
     if (!(value instanceof Uint8Array)) throw invalid(`record ${i}: value must be bytes`);
     if (key !== undefined && !(key instanceof Uint8Array)) throw invalid(`record ${i}: key must be bytes`);
     if (headers === undefined) {
@@ -100,6 +103,7 @@ export function encodeRecordBatch(batch: RecordBatch): Uint8Array {
     wire[i] = [value, key ?? null, flat];
   }
   if (producer === undefined) return packTagged(PartitionEntryKind.RecordBatch, [timestamp, wire]);
+  if (typeof producer !== 'object' || producer === null) throw invalid('producer must be an object');
   const problem = producerProblem(producer.id, producer.epoch, producer.sequence);
   if (problem !== undefined) throw invalid(problem);
   return packTagged(PartitionEntryKind.RecordBatch, [

@@ -109,6 +109,9 @@ describe('record batch codec', () => {
     const ok: RecordBatch = { timestamp: 0, records: [{ value: bytes(1) }] };
     const cases: Array<[string, unknown]> = [
       ['no records', { ...ok, records: [] }],
+      ['a null record', { ...ok, records: [null] }],
+      ['a null producer', { ...ok, producer: null }],
+      ['null', null],
       ['records not an array', { ...ok, records: 'x' }],
       ['negative timestamp', { ...ok, timestamp: -1 }],
       ['fractional timestamp', { ...ok, timestamp: 1.5 }],
@@ -133,6 +136,28 @@ describe('record batch codec', () => {
     ];
     it.each(cases)('%s', (_, batch) => {
       expectInvalid(() => encodeRecordBatch(batch as RecordBatch));
+    });
+
+    it('anything at all: a batch, or INVALID_REQUEST', () => {
+      const arbShaped = fc.record({
+        records: fc.oneof(
+          fc.anything(),
+          fc.array(fc.oneof(fc.anything(), fc.constantFrom(null, undefined), arbRecord), { maxLength: 3 }),
+          fc.array(arbRecord, { minLength: 1, maxLength: 2 }),
+        ),
+        timestamp: fc.oneof(fc.anything(), fc.nat()),
+        producer: fc.oneof(fc.anything(), fc.constantFrom(null, undefined)),
+      });
+      fc.assert(
+        fc.property(fc.oneof(fc.anything(), arbShaped), (batch) => {
+          try {
+            encodeRecordBatch(batch as RecordBatch);
+          } catch (err) {
+            expect(err).toBeInstanceOf(RaftlogError);
+            expect((err as RaftlogError).code).toBe('INVALID_REQUEST');
+          }
+        }),
+      );
     });
 
     it(`more than ${MAX_RECORDS_PER_BATCH} records`, () => {
