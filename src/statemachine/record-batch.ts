@@ -93,7 +93,7 @@ export function encodeRecordBatch(batch: RecordBatch): Uint8Array {
       const header = headers[h];
       if (!Array.isArray(header) || header.length !== 2)
         throw invalid(`record ${i}: header ${h} must be [name, value]`);
-      const [name, hv] = header!;
+      const [name, hv] = header;
       if (typeof name !== 'string' || !isWellFormed(name))
         throw invalid(`record ${i}: header ${h} name must be a string`);
       if (!(hv instanceof Uint8Array)) throw invalid(`record ${i}: header ${h} value must be bytes`);
