@@ -1,0 +1,269 @@
+/**
+ * Storage benchmark (`npm run bench:storage`): the LevelDB log store against the raw disk and raw
+ * `level` batches of the same shape. Prints Markdown tables (pasted into BENCHMARKS.md).
+ *
+ * Environment: RAFTLOG_BENCH_DIR (default: the OS temp dir), RAFTLOG_BENCH_SECONDS per
+ * side of each comparison (default 2, run as 4 alternating slices of store and raw `level`),
+ * RAFTLOG_BENCH_RECOVERY_ENTRIES (default 1,000,000).
+ */
+import { execFileSync } from 'node:child_process';
+import { closeSync, fdatasyncSync, openSync, writeSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Level } from 'level';
+import type { Entry } from '../src/raft/types.js';
+import { entryKey } from '../src/storage/level-keys.js';
+import { LevelLogStore } from '../src/storage/level-log-store.js';
+
+const ROOT = process.env.RAFTLOG_BENCH_DIR ?? os.tmpdir();
+const SECONDS = Number(process.env.RAFTLOG_BENCH_SECONDS ?? 2);
+const RECOVERY_ENTRIES = Number(process.env.RAFTLOG_BENCH_RECOVERY_ENTRIES ?? 1_000_000);
+const SLICES = 4;
+const SIZES = [100, 1024, 100 * 1024];
+const GROUPS = [1, 10, 100, 1000];
+const WRITE_BUFFER = 16 * 1024 * 1024;
+
+interface Rate {
+  readonly entriesPerSec: number;
+  readonly mbPerSec: number;
+  readonly entriesPerBatch: number;
+}
+
+async function withDir<T>(run: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(path.join(ROOT, 'raftlog-bench-'));
+  try {
+    return await run(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function rate(entries: number, batches: number, size: number, ms: number): Rate {
+  return {
+    entriesPerSec: (entries * 1000) / ms,
+    mbPerSec: (entries * size * 1000) / ms / 1e6,
+    entriesPerBatch: entries / Math.max(batches, 1),
+  };
+}
+
+/** Small appends, each followed by fdatasync: the disk's rate of durable writes. */
+function rawFdatasync(dir: string): number {
+  const fd = openSync(path.join(dir, 'fdatasync'), 'w');
+  const chunk = Buffer.alloc(100, 1);
+  let n = 0;
+  const start = performance.now();
+  while (performance.now() - start < SECONDS * 1000) {
+    writeSync(fd, chunk);
+    fdatasyncSync(fd);
+    n++;
+  }
+  const ms = performance.now() - start;
+  closeSync(fd);
+  return (n * 1000) / ms;
+}
+
+/** Sequential 1 MiB writes, each followed by fdatasync: the disk's durable bandwidth. */
+function rawSequential(dir: string): number {
+  const fd = openSync(path.join(dir, 'sequential'), 'w');
+  const chunk = Buffer.alloc(1024 * 1024, 7);
+  let bytes = 0;
+  const start = performance.now();
+  while (performance.now() - start < SECONDS * 1000) {
+    writeSync(fd, chunk);
+    fdatasyncSync(fd);
+    bytes += chunk.length;
+  }
+  const ms = performance.now() - start;
+  closeSync(fd);
+  return (bytes * 1000) / ms / 1e6;
+}
+
+interface Tally {
+  entries: number;
+  batches: number;
+  ms: number;
+}
+
+/** `groups` writers, each appending one entry and awaiting its commit, over and over. */
+async function storeWorkload(dir: string, size: number, groups: number) {
+  let batches = 0;
+  const store = await LevelLogStore.open(dir, {
+    writeBufferSize: WRITE_BUFFER,
+    beforeWrite: () => {
+      batches++;
+    },
+  });
+  const data = Buffer.alloc(size, 3);
+  const next = new Array<number>(groups + 1).fill(1);
+  const run = async (ms: number): Promise<Tally> => {
+    const before = batches;
+    let entries = 0;
+    const start = performance.now();
+    const end = start + ms;
+    const writer = async (group: number): Promise<void> => {
+      while (performance.now() < end) {
+        store.append(group, [{ index: next[group]!++, term: 1, type: 0, data }]);
+        await store.commit();
+        entries++;
+      }
+    };
+    await Promise.all(Array.from({ length: groups }, (_, g) => writer(g + 1)));
+    return { entries, batches: batches - before, ms: performance.now() - start };
+  };
+  return { run, close: () => store.close() };
+}
+
+/** Raw `level`: synced batches of `groups` puts of `size` bytes, one after another. */
+function rawWorkload(
+  db: Level<Buffer, Buffer>,
+  size: number,
+  groups: number,
+): (ms: number) => Promise<Tally> {
+  const value = Buffer.alloc(size + 12, 3);
+  let index = 1;
+  return async (ms) => {
+    let entries = 0;
+    let batches = 0;
+    const start = performance.now();
+    while (performance.now() - start < ms) {
+      const ops = [];
+      for (let g = 1; g <= groups; g++) ops.push({ type: 'put' as const, key: entryKey(g, index), value });
+      index++;
+      await db.batch(ops, { sync: true });
+      entries += groups;
+      batches++;
+    }
+    return { entries, batches, ms: performance.now() - start };
+  };
+}
+
+/**
+ * The store and raw `level` on the same shape, in alternating slices so that both see the same
+ * conditions of a shared disk and machine.
+ */
+async function compare(size: number, groups: number): Promise<{ store: Rate; raw: Rate }> {
+  return withDir(async (storeDir) =>
+    withDir(async (rawDir) => {
+      const store = await storeWorkload(storeDir, size, groups);
+      const db = new Level<Buffer, Buffer>(rawDir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+      await db.open({ writeBufferSize: WRITE_BUFFER });
+      const runRaw = rawWorkload(db, size, groups);
+      const totals = { store: { entries: 0, batches: 0, ms: 0 }, raw: { entries: 0, batches: 0, ms: 0 } };
+      const add = (to: Tally, t: Tally): void => {
+        to.entries += t.entries;
+        to.batches += t.batches;
+        to.ms += t.ms;
+      };
+      for (let slice = 0; slice < SLICES; slice++) {
+        add(totals.store, await store.run((SECONDS * 1000) / SLICES));
+        add(totals.raw, await runRaw((SECONDS * 1000) / SLICES));
+      }
+      await store.close();
+      await db.close();
+      const toRate = (t: Tally): Rate => rate(t.entries, t.batches, size, t.ms);
+      return { store: toRate(totals.store), raw: toRate(totals.raw) };
+    }),
+  );
+}
+
+/** Time to open a store holding `total` entries of 100 B in 1,000 groups (and to write it). */
+async function recovery(total: number): Promise<{ writeMs: number; openMs: number; groups: number }> {
+  return withDir(async (dir) => {
+    const groups = 1000;
+    const perGroup = Math.ceil(total / groups);
+    const data = Buffer.alloc(100, 5);
+    const startWrite = performance.now();
+    const store = await LevelLogStore.open(dir, { writeBufferSize: WRITE_BUFFER });
+    for (let from = 1; from <= perGroup; from += 100) {
+      for (let g = 1; g <= groups; g++) {
+        const entries: Entry[] = [];
+        for (let i = from; i < Math.min(from + 100, perGroup + 1); i++) {
+          entries.push({ index: i, term: 1 + Math.floor(i / 1000), type: 0, data });
+        }
+        store.append(g, entries);
+        store.setHardState(g, { term: 1, vote: 1, commit: from });
+      }
+      await store.commit();
+    }
+    await store.close();
+    const writeMs = performance.now() - startWrite;
+    const startOpen = performance.now();
+    const reopened = await LevelLogStore.open(dir);
+    const openMs = performance.now() - startOpen;
+    const found = reopened.groups().reduce((n, g) => n + reopened.group(g).lastIndex(), 0);
+    if (found !== perGroup * groups)
+      throw new Error(`recovered ${found} entries, wrote ${perGroup * groups}`);
+    await reopened.close();
+    return { writeMs, openMs, groups };
+  });
+}
+
+const fmt = (n: number, digits = 0): string =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+function sizeName(size: number): string {
+  return size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
+}
+
+function describeMachine(): string {
+  let fs = '?';
+  try {
+    fs = execFileSync('df', ['-T', ROOT], { encoding: 'utf8' }).trim().split('\n').at(-1)!.split(/\s+/)[1]!;
+  } catch {
+    // `df` is only for the report.
+  }
+  const load = os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+  return `${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length}, Node ${process.version}, ${ROOT} on ${fs}, load average ${load}`;
+}
+
+async function main(): Promise<void> {
+  console.log(`Machine: ${describeMachine()}; ${SECONDS} s per measurement.\n`);
+  const disk = await withDir(async (dir) => ({
+    fdatasync: rawFdatasync(dir),
+    sequential: rawSequential(dir),
+  }));
+  console.log(
+    `Raw disk: ${fmt(disk.fdatasync)} fdatasync/s (100 B appends); ${fmt(disk.sequential)} MB/s sequential (1 MiB writes, fdatasync each).\n`,
+  );
+
+  console.log(
+    '| entry | groups | store entries/s | store MB/s | entries/batch | raw level entries/s | raw level MB/s | store / raw |',
+  );
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  const results = new Map<string, { store: Rate; raw: Rate }>();
+  for (const size of SIZES) {
+    for (const groups of GROUPS) {
+      const { store, raw } = await compare(size, groups);
+      results.set(`${size}/${groups}`, { store, raw });
+      console.log(
+        `| ${sizeName(size)} | ${fmt(groups)} | ${fmt(store.entriesPerSec)} | ${fmt(store.mbPerSec, 1)} | ${fmt(store.entriesPerBatch, 1)} | ${fmt(raw.entriesPerSec)} | ${fmt(raw.mbPerSec, 1)} | ${fmt((100 * store.entriesPerSec) / raw.entriesPerSec)}% |`,
+      );
+    }
+  }
+
+  const one = results.get('100/1')!.store.entriesPerSec;
+  const many = results.get('100/1000')!.store.entriesPerSec;
+  const ratios = [...results.values()].map((r) => r.store.entriesPerSec / r.raw.entriesPerSec);
+  const bestLarge = Math.max(...GROUPS.map((g) => results.get(`${100 * 1024}/${g}`)!.store.mbPerSec));
+  console.log('\nTargets:');
+  console.log(
+    `- group commit, 100 B, 1,000 groups vs 1 group (one fsync per entry): ${fmt(many / one, 1)}× (target ≥ 20×); vs raw fdatasync rate: ${fmt(many / disk.fdatasync, 1)}×`,
+  );
+  console.log(
+    `- store / raw level, same shape: worst ${fmt(100 * Math.min(...ratios))}%, median ${fmt(100 * ratios.sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!)}% (target ≥ 80%)`,
+  );
+  console.log(
+    `- 100 KiB entries, best of the group counts: ${fmt(bestLarge)} MB/s = ${fmt((100 * bestLarge) / disk.sequential)}% of raw sequential fsync'd bandwidth (target ≥ 50%)`,
+  );
+
+  const rec = await recovery(RECOVERY_ENTRIES);
+  console.log(
+    `\nRecovery: opening a store of ${fmt(RECOVERY_ENTRIES)} entries of 100 B in ${fmt(rec.groups)} groups took ${fmt(rec.openMs)} ms (writing them took ${fmt(rec.writeMs / 1000, 1)} s).`,
+  );
+}
+
+await main();
