@@ -110,6 +110,7 @@ export class Broker implements BrokerApi {
       ...(o.timing ? { timing: o.timing } : {}),
       ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
       logger: this.log,
+      peers: () => this.brokerIds().filter((id) => id !== this.id),
       onSoftState: (group, state, term) => {
         if (state.role === Role.Leader) this.log.info({ group, term }, 'became leader');
         if (this.readyWaiters.length > 0 && this.isReady()) for (const w of this.readyWaiters.splice(0)) w();

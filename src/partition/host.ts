@@ -1,6 +1,7 @@
 import { RaftlogError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { decodeConfChange } from '../raft/confchange-codec.js';
+import { QUIESCE_CONTEXT } from '../raft/raft.js';
 import { RawNode } from '../raft/rawnode.js';
 import {
   type ConfChange,
@@ -59,6 +60,11 @@ export interface RaftHostOptions {
   readonly randomInt?: (n: number) => number;
   /** Called when a group's leader or this node's role in it changes. */
   readonly onSoftState?: (group: number, state: SoftState, term: number) => void;
+  /**
+   * The other brokers, sent a broker-level heartbeat (an empty frame) every heartbeat interval:
+   * followers of quiet groups stay quiet while they hear from the leader's broker.
+   */
+  readonly peers?: () => Iterable<number>;
 }
 
 interface ProposalWaiter {
@@ -84,6 +90,8 @@ class HostedGroup {
   inFlight: Ready | undefined;
   /** Messages of `inFlight` that may only go out after its writes are durable. */
   lateMessages: readonly Message[] = [];
+  /** Quiet: not ticked until a proposal, a read or a message wakes it (see `RawNode.quiesce`). */
+  quiesced = false;
 
   constructor(
     readonly id: number,
@@ -129,6 +137,11 @@ export class RaftHost {
   private closed = false;
   private readCounter = 0;
   private readonly heard = new Map<number, number>();
+  /** Groups that may have a Ready: ticked, stepped, proposed to, or just advanced. */
+  private readonly dirty = new Set<HostedGroup>();
+  private readonly peers: () => Iterable<number>;
+  private ticks = 0;
+  private readonly startedAt = Date.now();
   private idle: Array<() => void> = [];
   readonly stats: HostStats = { turns: 0, syncs: 0, readiesPerSync: 0, lastSyncMs: 0, totalSyncMs: 0 };
 
@@ -141,6 +154,7 @@ export class RaftHost {
     this.log = o.logger ?? silentLogger;
     this.randomInt = o.randomInt ?? ((n) => Math.floor(Math.random() * n));
     this.onSoftState = o.onSoftState;
+    this.peers = o.peers ?? (() => []);
     this.transport.onReceive((from, messages) => this.receive(from, messages));
     this.transport.onUnreachable((peer, messages) => this.unreachable(peer, messages));
     this.ticker = setInterval(() => this.tick(), this.timing.tickMs);
@@ -195,13 +209,21 @@ export class RaftHost {
       heartbeatTick: this.timing.heartbeatTick,
       randomInt: this.randomInt,
     });
-    this.groups.set(id, new HostedGroup(id, node, sm));
+    const g = new HostedGroup(id, node, sm);
+    this.groups.set(id, g);
     // A brand-new group need not wait an election timeout for its first leader, nor does a group
     // whose only voter is this broker.
     const voters = view.initialState().confState;
     const alone =
       voters.voters.length === 1 && voters.voters[0] === this.nodeId && voters.votersOutgoing.length === 0;
     if ((isNew && opts.campaignIfNew) || alone) node.campaign();
+    this.touch(g);
+  }
+
+  /** Wake a group: it is ticked again and looked at in the next turn. */
+  private touch(g: HostedGroup): void {
+    g.quiesced = false;
+    this.dirty.add(g);
     this.scheduleTurn();
   }
 
@@ -210,6 +232,7 @@ export class RaftHost {
     const g = this.groups.get(id);
     if (!g) return;
     this.groups.delete(id);
+    this.dirty.delete(g);
     const gone = new RaftlogError('NOT_LEADER', `group ${id} is no longer hosted on broker ${this.nodeId}`);
     for (const w of g.proposals.values()) w.reject(gone);
     for (const w of g.reads.values()) w.reject(gone);
@@ -284,7 +307,7 @@ export class RaftHost {
     }
     const index = g.node.lastIndex();
     const term = g.node.term;
-    this.scheduleTurn();
+    this.touch(g);
     return new Promise((resolve, reject) => {
       g.proposals.set(index, { term, deadline: Date.now() + this.requestTimeoutMs, resolve, reject });
     });
@@ -310,7 +333,7 @@ export class RaftHost {
       g.reads.set(key, { index: undefined, deadline: Date.now() + this.requestTimeoutMs, resolve, reject });
     });
     g.node.readIndex(ctx);
-    this.scheduleTurn();
+    this.touch(g);
     return p;
   }
 
@@ -321,12 +344,20 @@ export class RaftHost {
    */
   submit(id: number, data: Uint8Array): boolean {
     try {
-      this.group(id).node.propose(data);
+      const g = this.group(id);
+      g.node.propose(data);
+      this.touch(g);
     } catch {
       return false;
     }
-    this.scheduleTurn();
     return true;
+  }
+
+  /** How many hosted groups are quiet (not ticking). */
+  quiescedGroups(): number {
+    let n = 0;
+    for (const g of this.groups.values()) if (g.quiesced) n++;
+    return n;
   }
 
   /** When a frame (or heartbeat) from `peer` last arrived, in ms since the epoch; 0 if never. */
@@ -338,7 +369,7 @@ export class RaftHost {
   transferLeader(id: number, to: number): void {
     const g = this.group(id);
     g.node.transferLeader(to);
-    this.scheduleTurn();
+    this.touch(g);
   }
 
   // ---- inputs ------------------------------------------------------------------------------
@@ -346,12 +377,41 @@ export class RaftHost {
   private tick(): void {
     if (this.failure || this.closed) return;
     const now = Date.now();
+    const heartbeatDue = ++this.ticks % this.timing.heartbeatTick === 0;
+    if (heartbeatDue) for (const peer of this.peers()) this.transport.send(peer, []);
+    const silentPeers = this.silentPeers(now);
     for (const g of this.groups.values()) {
-      g.node.tick();
       expire(g.proposals, now);
       expire(g.reads, now);
+      if (g.quiesced) {
+        // A quiet follower wakes up when its leader's broker falls silent: then it elects.
+        const leader = g.node.leader;
+        if (g.node.role !== Role.Leader && (leader === 0 || silentPeers.has(leader))) this.touch(g);
+        continue;
+      }
+      g.node.tick();
+      this.dirty.add(g);
+      if (
+        heartbeatDue &&
+        !g.inFlight &&
+        g.proposals.size === 0 &&
+        g.reads.size === 0 &&
+        g.node.quiesce(silentPeers)
+      ) {
+        g.quiesced = true;
+      }
     }
     this.scheduleTurn();
+  }
+
+  /** Peers not heard from (frames or broker heartbeats) within an election timeout. */
+  private silentPeers(now: number): Set<number> {
+    const timeoutMs = this.timing.electionTick * this.timing.tickMs;
+    const silent = new Set<number>();
+    for (const peer of this.peers()) {
+      if (now - (this.heard.get(peer) ?? this.startedAt) > timeoutMs) silent.add(peer);
+    }
+    return silent;
   }
 
   private receive(from: number, messages: readonly GroupMessage[]): void {
@@ -366,6 +426,14 @@ export class RaftHost {
       } catch (err) {
         this.log.warn({ err, group, from, type: message.type }, 'raft message refused');
       }
+      const quiet = isQuiesceMessage(message);
+      if (quiet && message.type === MessageType.Heartbeat) {
+        // The leader went quiet; follow it if this replica has its whole log.
+        this.dirty.add(g);
+        g.quiesced = g.node.quiescentFollowerOf(from);
+      } else if (!quiet) {
+        this.touch(g);
+      }
     }
     this.scheduleTurn();
   }
@@ -379,6 +447,7 @@ export class RaftHost {
       if (!seen.has(group)) {
         seen.add(group);
         g.node.reportUnreachable(peer);
+        this.dirty.add(g);
       }
     }
     this.scheduleTurn();
@@ -399,46 +468,53 @@ export class RaftHost {
     if (this.turnRunning || this.failure) return;
     this.turnRunning = true;
     try {
-      const work: HostedGroup[] = [];
-      const early: Array<[HostedGroup, readonly Message[]]> = [];
-      for (const g of this.groups.values()) {
-        if (!g.node.hasReady()) continue;
-        const rd = g.node.ready();
-        g.inFlight = rd;
-        this.stage(g, rd);
-        work.push(g);
-        // Raft thesis §10.2.1: a leader's appends and heartbeats need not wait for its own fsync
-        // (it counts itself toward the quorum only after that), so followers write in parallel.
-        if (g.node.role === Role.Leader) {
-          g.lateMessages = rd.messages.filter((m) => !SENDABLE_BEFORE_SYNC.has(m.type));
-          early.push([g, rd.messages.filter((m) => SENDABLE_BEFORE_SYNC.has(m.type))]);
-        } else {
-          g.lateMessages = rd.messages;
-        }
-      }
-      if (work.length === 0 && !this.unsyncedApply) return;
-      this.unsyncedApply = false;
-      this.stats.turns++;
-      this.sendAll(early);
-      // Group commit: every group's writes of this turn, and the state-machine writes staged by
-      // the previous turn's applies, become durable in one synced batch.
-      const t0 = performance.now();
-      await this.store.commit();
-      const ms = performance.now() - t0;
-      this.stats.syncs++;
-      this.stats.readiesPerSync = work.length;
-      this.stats.lastSyncMs = ms;
-      this.stats.totalSyncMs += ms;
-      this.sendAll(work.map((g) => [g, g.lateMessages] as const));
-      for (const g of work) this.applyAndAdvance(g);
+      await this.turn();
     } catch (err) {
       this.fail(err);
     } finally {
       this.turnRunning = false;
     }
     if (this.failure) return;
-    if (this.unsyncedApply || [...this.groups.values()].some((g) => g.node.hasReady())) this.scheduleTurn();
+    if (this.unsyncedApply || this.dirty.size > 0) this.scheduleTurn();
     else for (const done of this.idle.splice(0)) done();
+  }
+
+  /** One turn: every ready group's Ready, carried out in the order of the contract. */
+  private async turn(): Promise<void> {
+    const work: HostedGroup[] = [];
+    const early: Array<[HostedGroup, readonly Message[]]> = [];
+    const candidates = [...this.dirty];
+    this.dirty.clear();
+    for (const g of candidates) {
+      if (!g.node.hasReady()) continue;
+      const rd = g.node.ready();
+      g.inFlight = rd;
+      this.stage(g, rd);
+      work.push(g);
+      // Raft thesis §10.2.1: a leader's appends and heartbeats need not wait for its own fsync
+      // (it counts itself toward the quorum only after that), so followers write in parallel.
+      if (g.node.role === Role.Leader) {
+        g.lateMessages = rd.messages.filter((m) => !SENDABLE_BEFORE_SYNC.has(m.type));
+        early.push([g, rd.messages.filter((m) => SENDABLE_BEFORE_SYNC.has(m.type))]);
+      } else {
+        g.lateMessages = rd.messages;
+      }
+    }
+    if (work.length === 0 && !this.unsyncedApply) return;
+    this.unsyncedApply = false;
+    this.stats.turns++;
+    this.sendAll(early);
+    // Group commit: every group's writes of this turn, and the state-machine writes staged by
+    // the previous turn's applies, become durable in one synced batch.
+    const t0 = performance.now();
+    await this.store.commit();
+    const ms = performance.now() - t0;
+    this.stats.syncs++;
+    this.stats.readiesPerSync = work.length;
+    this.stats.lastSyncMs = ms;
+    this.stats.totalSyncMs += ms;
+    this.sendAll(work.map((g) => [g, g.lateMessages] as const));
+    for (const g of work) this.applyAndAdvance(g);
   }
 
   /** Step 1 of the Ready contract: stage what must be durable before anything else happens. */
@@ -509,6 +585,8 @@ export class RaftHost {
     }
     if (rd.softState) this.onSoftState?.(g.id, rd.softState, g.node.term);
     g.node.advance();
+    // Advancing may make more ready (entries just made stable can commit): look again.
+    this.dirty.add(g);
     this.settleReads(g);
     if (rd.softState && rd.softState.role !== Role.Leader) {
       // Reads in flight on a deposed leader would never be confirmed.
@@ -579,6 +657,15 @@ export class RaftHost {
     }
     this.groups.clear();
   }
+}
+
+function isQuiesceMessage(m: Message): boolean {
+  return (
+    (m.type === MessageType.Heartbeat || m.type === MessageType.HeartbeatResp) &&
+    m.context !== undefined &&
+    m.context.length === QUIESCE_CONTEXT.length &&
+    m.context[0] === QUIESCE_CONTEXT[0]
+  );
 }
 
 function expire<K>(waiters: Map<K, { deadline: number; reject(err: Error): void }>, now: number): void {

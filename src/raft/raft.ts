@@ -25,6 +25,11 @@ import {
 const EMPTY = new Uint8Array(0);
 /** Vote context marking an election started by a leadership transfer: it overrides leader leases. */
 const CAMPAIGN_TRANSFER = new Uint8Array([1]);
+/**
+ * Heartbeat context with which a leader tells its followers that the group goes quiet: nothing is
+ * in flight and every member has the whole, committed log. Drivers stop ticking quiet groups.
+ */
+export const QUIESCE_CONTEXT = new Uint8Array([0x51]);
 
 /** Build a message, every unused field at its default. */
 export function message(m: Partial<Message> & Pick<Message, 'type'>): Message {
@@ -793,6 +798,33 @@ export class Raft {
       .find((id) => id !== this.id && this.trk.progress.get(id)?.match === last);
     if (heir !== undefined) this.sendTimeoutNow(heir);
     this.becomeFollower(this.term, NONE);
+  }
+
+  // ---- quiescence ---------------------------------------------------------------------------
+
+  /**
+   * Leader only: when the whole log is committed, applied, persisted and held by every member
+   * (members in `unreachable` aside), broadcast a heartbeat with {@link QUIESCE_CONTEXT} and return
+   * true: the driver may then stop ticking this group until something happens.
+   */
+  quiesce(unreachable: ReadonlySet<number>): boolean {
+    if (this.role !== Role.Leader || this.leadTransferee !== NONE || isJoint(this.trk.config)) return false;
+    const last = this.log.lastIndex();
+    if (this.log.committed !== last || this.log.applied !== last || this.log.lastStableIndex() !== last)
+      return false;
+    if (this.pendingReadIndexMessages.length > 0 || this.readOnly.lastPendingContext() !== undefined)
+      return false;
+    for (const [id, pr] of this.trk.progress) {
+      if (id === this.id || unreachable.has(id)) continue;
+      if (pr.match !== last || pr.state !== ProgressState.Replicate) return false;
+    }
+    this.bcastHeartbeatWithContext(QUIESCE_CONTEXT);
+    return true;
+  }
+
+  /** Whether this follower holds `leader`'s whole committed log, so it may stop ticking too. */
+  quiescentFollowerOf(leader: number): boolean {
+    return this.role === Role.Follower && this.lead === leader && this.log.committed === this.log.lastIndex();
   }
 
   // ---- driver hand-off ---------------------------------------------------------------------

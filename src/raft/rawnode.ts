@@ -124,6 +124,20 @@ export class RawNode {
     return this.raft.log.lastIndex();
   }
 
+  /**
+   * Leader only: if the group is idle and every member (but those in `unreachable`) holds the
+   * whole committed log, tell the followers to go quiet and return true. The driver then stops
+   * ticking the group until a proposal, a read or any message wakes it.
+   */
+  quiesce(unreachable: ReadonlySet<number> = new Set()): boolean {
+    return this.raft.quiesce(unreachable);
+  }
+
+  /** After a quiesce heartbeat from `leader`: whether this follower may stop ticking too. */
+  quiescentFollowerOf(leader: number): boolean {
+    return this.raft.quiescentFollowerOf(leader);
+  }
+
   /** Advance logical time by one tick. */
   tick(): void {
     this.raft.tick();
