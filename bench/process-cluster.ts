@@ -1,0 +1,108 @@
+/**
+ * A raftlog cluster of real broker processes on 127.0.0.1 for benchmarks: started through the
+ * CLI contract (`raftlog start ...`) from the built `dist/`, with fresh data directories, and
+ * stopped by PID — also when the benchmark fails.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+export interface ProcessCluster {
+  readonly urls: readonly string[];
+  readonly pids: readonly number[];
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on 127.0.0.1 (bound then released). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export async function startProcessCluster(nodes: number, logLevel = 'warn'): Promise<ProcessCluster> {
+  const dir = await mkdtemp(join(tmpdir(), 'raftlog-bench-'));
+  const ids = Array.from({ length: nodes }, (_, i) => i + 1);
+  const clientPorts = await Promise.all(ids.map(() => freePort()));
+  const peerPorts = await Promise.all(ids.map(() => freePort()));
+  const peers = ids.map((id, i) => `${id}=127.0.0.1:${peerPorts[i]}`).join(',');
+  const children: ChildProcess[] = ids.map((id, i) =>
+    spawn(
+      process.execPath,
+      [
+        CLI,
+        'start',
+        '--id',
+        String(id),
+        '--data-dir',
+        join(dir, `n${id}`),
+        '--listen',
+        `127.0.0.1:${clientPorts[i]}`,
+        '--peers',
+        peers,
+        '--log-level',
+        logLevel,
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    ),
+  );
+  const stop = async () => {
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            c.once('exit', () => resolve());
+            c.kill('SIGTERM');
+            setTimeout(() => c.kill('SIGKILL'), 10_000).unref();
+          }),
+      ),
+    );
+    await rm(dir, { recursive: true, force: true });
+  };
+  process.once('exit', () => {
+    for (const c of children) c.kill('SIGKILL');
+  });
+  const urls = clientPorts.map((p) => `http://127.0.0.1:${p}`);
+  try {
+    await waitReady(urls, children);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { urls, pids: children.map((c) => c.pid!), stop };
+}
+
+async function waitReady(urls: readonly string[], children: readonly ChildProcess[]): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (const url of urls) {
+    while (
+      !(await fetch(`${url}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      ))
+    ) {
+      if (children.some((c) => c.exitCode !== null)) throw new Error('a broker exited during start-up');
+      if (Date.now() > deadline) throw new Error(`${url} not ready after 30 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** CPU seconds (user + system) a process has used, and its resident memory in bytes. */
+export async function processUsage(pid: number): Promise<{ cpuSeconds: number; rssBytes: number }> {
+  const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  const ticks = Number(stat[11]) + Number(stat[12]);
+  const rssPages = Number(stat[21]);
+  return { cpuSeconds: ticks / 100, rssBytes: rssPages * 4096 };
+}
