@@ -1,0 +1,328 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { LinkProxy } from './link-proxy.js';
+import type { Rng } from './rng.js';
+
+/**
+ * The brokers of a run as real child processes on 127.0.0.1, each with a fresh data directory,
+ * and a {@link LinkProxy} on every directed peer link: broker i's `--peers` names its own real
+ * peer address and, for every other broker j, the proxy of the link i→j. Client (HTTP) traffic
+ * and the brokers' own forwarding go straight to the brokers. Every child is killed by PID when
+ * the cluster stops, and when this process exits.
+ */
+
+/** Options of {@link Cluster.start}. */
+export interface ClusterOptions {
+  /** Number of brokers (ids 1..n). */
+  readonly nodes: number;
+  /** The compiled `raftlog` CLI (`dist/src/cli/main.js` or a transpiled copy). */
+  readonly brokerMain: string;
+  /** Data directories, logs and the cluster secret go here. */
+  readonly dir: string;
+  /** Seeded source for the proxies' frame loss. */
+  readonly rng: Rng;
+  /** The brokers' `--log-level` (default `warn`). */
+  readonly logLevel?: string;
+}
+
+/** One broker's fixed addresses and its current process. */
+interface BrokerSlot {
+  readonly id: number;
+  readonly httpPort: number;
+  readonly peerPort: number;
+  readonly dataDir: string;
+  readonly logFile: string;
+  readonly args: readonly string[];
+  child: ChildProcess | undefined;
+  paused: boolean;
+}
+
+/** Children alive in this process, killed on exit whatever happens. */
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const child of liveChildren) {
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+        try {
+          process.kill(child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+  });
+}
+
+/** A free TCP port on 127.0.0.1 (bound then released; the broker binds it right after). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  return address.port;
+}
+
+/** A running cluster; see the module notes. */
+export class Cluster {
+  readonly #slots: Map<number, BrokerSlot>;
+  readonly #links: Map<string, LinkProxy>;
+  readonly #exits = new Map<number, string[]>();
+
+  private constructor(slots: Map<number, BrokerSlot>, links: Map<string, LinkProxy>) {
+    this.#slots = slots;
+    this.#links = links;
+  }
+
+  /** Broker ids, 1..n. */
+  get ids(): number[] {
+    return [...this.#slots.keys()];
+  }
+
+  /** Start the proxies and every broker (not waiting for readiness: see {@link waitReady}). */
+  static async start(options: ClusterOptions): Promise<Cluster> {
+    installExitHook();
+    const ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
+    await mkdir(options.dir, { recursive: true });
+    const secretFile = join(options.dir, 'cluster-secret');
+    await writeFile(secretFile, randomBytes(32).toString('hex'), { mode: 0o600 });
+    const ports = new Map<number, { http: number; peer: number }>();
+    for (const id of ids) ports.set(id, { http: await freePort(), peer: await freePort() });
+
+    const links = new Map<string, LinkProxy>();
+    const slots = new Map<number, BrokerSlot>();
+    const cluster = new Cluster(slots, links);
+    try {
+      for (const from of ids) {
+        for (const to of ids) {
+          if (from === to) continue;
+          const proxy = await LinkProxy.start({ host: '127.0.0.1', port: ports.get(to)!.peer }, () =>
+            options.rng.next(),
+          );
+          links.set(`${from}->${to}`, proxy);
+        }
+      }
+      for (const id of ids) {
+        const own = ports.get(id)!;
+        const peers = ids
+          .map((j) => `${j}=127.0.0.1:${j === id ? own.peer : links.get(`${id}->${j}`)!.port}`)
+          .join(',');
+        const dataDir = join(options.dir, `n${id}`);
+        await mkdir(dataDir, { recursive: true });
+        const slot: BrokerSlot = {
+          id,
+          httpPort: own.http,
+          peerPort: own.peer,
+          dataDir,
+          logFile: join(options.dir, `n${id}.log`),
+          args: [
+            options.brokerMain,
+            'start',
+            '--id',
+            String(id),
+            '--data-dir',
+            dataDir,
+            '--listen',
+            `127.0.0.1:${own.http}`,
+            '--peer-listen',
+            `127.0.0.1:${own.peer}`,
+            '--peers',
+            peers,
+            '--cluster-secret-file',
+            secretFile,
+            '--log-level',
+            options.logLevel ?? 'warn',
+          ],
+          child: undefined,
+          paused: false,
+        };
+        slots.set(id, slot);
+        cluster.spawn(slot);
+      }
+    } catch (err) {
+      await cluster.destroy();
+      throw err;
+    }
+    return cluster;
+  }
+
+  /** The broker's client URL. */
+  url(id: number): string {
+    return `http://127.0.0.1:${this.slot(id).httpPort}`;
+  }
+
+  /** The broker's data directory. */
+  dataDir(id: number): string {
+    return this.slot(id).dataDir;
+  }
+
+  /** The proxy of the directed link `from`→`to`. */
+  link(from: number, to: number): LinkProxy {
+    const link = this.#links.get(`${from}->${to}`);
+    if (!link) throw new Error(`no link ${from}->${to}`);
+    return link;
+  }
+
+  /** Every directed link. */
+  links(): { from: number; to: number; proxy: LinkProxy }[] {
+    return [...this.#links].map(([key, proxy]) => {
+      const [from, to] = key.split('->').map(Number) as [number, number];
+      return { from, to, proxy };
+    });
+  }
+
+  /** True while the broker's process runs (paused counts as running). */
+  isRunning(id: number): boolean {
+    return this.slot(id).child !== undefined;
+  }
+
+  isPaused(id: number): boolean {
+    return this.slot(id).paused;
+  }
+
+  /** How each broker's earlier processes ended (unexpected exits are worth reporting). */
+  exits(): ReadonlyMap<number, readonly string[]> {
+    return this.#exits;
+  }
+
+  private slot(id: number): BrokerSlot {
+    const slot = this.#slots.get(id);
+    if (!slot) throw new Error(`no broker ${id}`);
+    return slot;
+  }
+
+  private spawn(slot: BrokerSlot): void {
+    const log = openSync(slot.logFile, 'a');
+    let child: ChildProcess;
+    try {
+      child = spawn(process.execPath, slot.args, { stdio: ['ignore', log, log] });
+    } finally {
+      closeSync(log);
+    }
+    liveChildren.add(child);
+    slot.child = child;
+    slot.paused = false;
+    child.once('exit', (code, signal) => {
+      liveChildren.delete(child);
+      if (slot.child === child) slot.child = undefined;
+      const list = this.#exits.get(slot.id) ?? [];
+      list.push(signal ?? `exit ${code}`);
+      this.#exits.set(slot.id, list);
+    });
+  }
+
+  /** Start the broker again (same id, ports and data) if it is not running. */
+  restart(id: number): void {
+    const slot = this.slot(id);
+    if (slot.child === undefined) this.spawn(slot);
+  }
+
+  /** Send `signal` and wait for the process to end. */
+  private async stopWith(id: number, signal: NodeJS.Signals, timeoutMs: number): Promise<void> {
+    const slot = this.slot(id);
+    const child = slot.child;
+    if (child === undefined || child.pid === undefined) return;
+    const exited = new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once('exit', () => resolve());
+    });
+    if (slot.paused && signal !== 'SIGKILL') {
+      process.kill(child.pid, 'SIGCONT');
+      slot.paused = false;
+    }
+    process.kill(child.pid, signal);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      exited.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      process.kill(child.pid, 'SIGKILL');
+      await exited;
+    }
+  }
+
+  /** kill -9. */
+  kill(id: number): Promise<void> {
+    return this.stopWith(id, 'SIGKILL', 10_000);
+  }
+
+  /** SIGTERM, then SIGKILL after `timeoutMs`. */
+  terminate(id: number, timeoutMs = 10_000): Promise<void> {
+    return this.stopWith(id, 'SIGTERM', timeoutMs);
+  }
+
+  /** SIGSTOP. */
+  pause(id: number): void {
+    const slot = this.slot(id);
+    if (slot.child?.pid === undefined || slot.paused) return;
+    process.kill(slot.child.pid, 'SIGSTOP');
+    slot.paused = true;
+  }
+
+  /** SIGCONT. */
+  resume(id: number): void {
+    const slot = this.slot(id);
+    if (slot.child?.pid === undefined || !slot.paused) return;
+    process.kill(slot.child.pid, 'SIGCONT');
+    slot.paused = false;
+  }
+
+  /** Heal every link, resume every paused broker and restart every stopped one. */
+  healAll(): void {
+    for (const link of this.#links.values()) link.heal();
+    for (const id of this.ids) {
+      this.resume(id);
+      this.restart(id);
+    }
+  }
+
+  /** Resolves when every broker answers `/readyz` with 200; rejects after `timeoutMs`. */
+  async waitReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (const id of this.ids) {
+      for (;;) {
+        if (await this.ready(id)) break;
+        if (Date.now() > deadline) throw new Error(`broker ${id} was not ready within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  private async ready(id: number): Promise<boolean> {
+    try {
+      const res = await request(`${this.url(id)}/readyz`, { headersTimeout: 2000, bodyTimeout: 2000 });
+      await res.body.dump();
+      return res.statusCode === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stop every broker cleanly (SIGTERM, SIGKILL after `timeoutMs`), then close the proxies. */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    await Promise.all(this.ids.map((id) => this.terminate(id, timeoutMs)));
+    await Promise.all([...this.#links.values()].map((l) => l.close()));
+  }
+
+  /** Kill every broker at once (kill -9) and close the proxies: for failures. */
+  async destroy(): Promise<void> {
+    await Promise.all([...this.#slots.keys()].map((id) => this.kill(id)));
+    await Promise.all([...this.#links.values()].map((l) => l.close()));
+  }
+}

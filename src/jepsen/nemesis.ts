@@ -1,0 +1,280 @@
+import type { Cluster } from './cluster.js';
+import { type HistoryRecorder, NEMESIS_PROCESS, type NemesisOp } from './history.js';
+import type { LeaderView } from './leader-view.js';
+import type { LinkMode } from './link-proxy.js';
+import type { Rng } from './rng.js';
+
+/**
+ * The nemesis: faults on a seeded schedule, one at a time. Each round waits a quiet spell, starts
+ * a fault (recorded as a `fault` invoke), holds it, then heals it (the matching `ok`). Targets,
+ * kinds and durations come from the seeded source; only the wall-clock pacing is real.
+ */
+
+/** The kinds of fault. */
+export const FaultKinds = [
+  'kill',
+  'kill-leader',
+  'pause',
+  'pause-leader',
+  'pause-then-kill',
+  'restart',
+  'isolate',
+  'isolate-leader',
+  'majority-minority',
+  'bridge',
+  'asymmetric',
+  'delay',
+  'loss',
+] as const;
+
+/** One kind of fault. */
+export type FaultKind = (typeof FaultKinds)[number];
+
+/** The named scenarios and the faults each draws from. */
+export const Scenarios: Readonly<Record<string, readonly FaultKind[]>> = {
+  none: [],
+  kill: ['kill', 'kill-leader'],
+  pause: ['pause', 'pause-leader'],
+  'pause-then-kill': ['pause-then-kill'],
+  restart: ['restart'],
+  partition: ['isolate', 'isolate-leader', 'majority-minority', 'bridge', 'asymmetric'],
+  isolate: ['isolate'],
+  'isolate-leader': ['isolate-leader'],
+  'majority-minority': ['majority-minority'],
+  bridge: ['bridge'],
+  asymmetric: ['asymmetric'],
+  'delay-loss': ['delay', 'loss'],
+  mix: FaultKinds,
+};
+
+/** A started fault and how to undo it. */
+interface ActiveFault {
+  readonly description: string;
+  heal(): Promise<void>;
+}
+
+/** Options of {@link Nemesis}. */
+export interface NemesisOptions {
+  readonly cluster: Cluster;
+  readonly kinds: readonly FaultKind[];
+  readonly recorder: HistoryRecorder;
+  readonly leaders: LeaderView;
+  readonly partitions: number;
+  readonly rng: Rng;
+  /** Quiet spell between faults, ms (default 1000..3000). */
+  readonly quietMs?: readonly [number, number];
+  /** How long a fault lasts, ms (default 2000..6000). */
+  readonly faultMs?: readonly [number, number];
+}
+
+/** Runs faults until stopped; see the module notes. */
+export class Nemesis {
+  #stopped = false;
+  #wake: (() => void) | undefined;
+  #loop: Promise<void> | undefined;
+  #faultId = 0;
+
+  constructor(private readonly o: NemesisOptions) {}
+
+  start(): void {
+    if (this.o.kinds.length === 0) return;
+    this.#loop = this.#run();
+  }
+
+  /** Stop starting faults, heal the current one, and wait for that. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wake?.();
+    await this.#loop;
+  }
+
+  /** Sleep `ms`, or less if stopped meanwhile. */
+  #pause(ms: number): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = done;
+    });
+  }
+
+  async #run(): Promise<void> {
+    const { rng, recorder } = this.o;
+    const [quietLo, quietHi] = this.o.quietMs ?? [1000, 3000];
+    const [faultLo, faultHi] = this.o.faultMs ?? [2000, 6000];
+    while (!this.#stopped) {
+      await this.#pause(rng.between(quietLo, quietHi));
+      if (this.#stopped) break;
+      const kind = rng.pick(this.o.kinds);
+      const fault = ++this.#faultId;
+      await this.o.leaders.refresh();
+      const invoke = recorder.record<NemesisOp>({
+        f: 'fault',
+        type: 'invoke',
+        process: NEMESIS_PROCESS,
+        value: kind,
+        fault,
+      });
+      let active: ActiveFault;
+      try {
+        active = await this.#begin(kind, rng.between(faultLo, faultHi));
+      } catch (err) {
+        recorder.record<NemesisOp>({
+          f: 'fault',
+          type: 'info',
+          process: NEMESIS_PROCESS,
+          value: `${invoke.value}: could not start: ${String(err)}`,
+          fault,
+        });
+        continue;
+      }
+      recorder.record<NemesisOp>({
+        f: 'fault',
+        type: 'info',
+        process: NEMESIS_PROCESS,
+        value: active.description,
+        fault,
+      });
+      await this.#pause(rng.between(faultLo, faultHi));
+      await active.heal();
+      recorder.record<NemesisOp>({
+        f: 'fault',
+        type: 'ok',
+        process: NEMESIS_PROCESS,
+        value: `healed: ${active.description}`,
+        fault,
+      });
+    }
+  }
+
+  /** A broker: the believed leader of a random partition, else a random one. */
+  #leaderOrAny(): { id: number; what: string } {
+    const { rng, leaders, partitions, cluster } = this.o;
+    const partition = rng.int(partitions);
+    const leader = leaders.leader(partition);
+    if (leader !== undefined && cluster.isRunning(leader))
+      return { id: leader, what: `leader of p${partition}` };
+    return { id: rng.pick(cluster.ids), what: 'random broker (leader unknown)' };
+  }
+
+  async #begin(kind: FaultKind, holdMs: number): Promise<ActiveFault> {
+    const { cluster, rng } = this.o;
+    const ids = cluster.ids;
+    switch (kind) {
+      case 'kill':
+      case 'kill-leader': {
+        const target = kind === 'kill' ? { id: rng.pick(ids), what: 'random broker' } : this.#leaderOrAny();
+        await cluster.kill(target.id);
+        return {
+          description: `kill -9 ${target.id} (${target.what})`,
+          heal: async () => cluster.restart(target.id),
+        };
+      }
+      case 'restart': {
+        const id = rng.pick(ids);
+        await cluster.terminate(id);
+        return { description: `SIGTERM ${id}`, heal: async () => cluster.restart(id) };
+      }
+      case 'pause':
+      case 'pause-leader': {
+        const target = kind === 'pause' ? { id: rng.pick(ids), what: 'random broker' } : this.#leaderOrAny();
+        cluster.pause(target.id);
+        return {
+          description: `SIGSTOP ${target.id} (${target.what})`,
+          heal: async () => cluster.resume(target.id),
+        };
+      }
+      case 'pause-then-kill': {
+        const target = this.#leaderOrAny();
+        cluster.pause(target.id);
+        await this.#pause(Math.min(holdMs, 2000));
+        await cluster.kill(target.id);
+        return {
+          description: `SIGSTOP then kill -9 ${target.id} (${target.what})`,
+          heal: async () => cluster.restart(target.id),
+        };
+      }
+      case 'isolate':
+      case 'isolate-leader': {
+        const target =
+          kind === 'isolate' ? { id: rng.pick(ids), what: 'random broker' } : this.#leaderOrAny();
+        const others = ids.filter((i) => i !== target.id);
+        return this.#split([[target.id], others], `isolate ${target.id} (${target.what})`);
+      }
+      case 'majority-minority': {
+        const shuffled = rng.shuffle(ids);
+        const minority = shuffled.slice(0, Math.floor(ids.length / 2));
+        return this.#split([minority, shuffled.slice(minority.length)], 'majority/minority');
+      }
+      case 'bridge': {
+        // Two halves that cannot talk to each other; one broker talks to both.
+        const [bridge, ...rest] = rng.shuffle(ids) as [number, ...number[]];
+        const half = Math.ceil(rest.length / 2);
+        const a = rest.slice(0, half);
+        const b = rest.slice(half);
+        const mode = this.#mode();
+        const blocked = a.flatMap((x) => b.flatMap((y) => [[x, y] as const, [y, x] as const]));
+        return this.#block(blocked, mode, `bridge ${bridge} between [${a}] and [${b}] (${mode})`);
+      }
+      case 'asymmetric': {
+        const id = rng.pick(ids);
+        const others = ids.filter((i) => i !== id);
+        const outbound = rng.next() < 0.5;
+        const blocked = others.map((o) => (outbound ? ([id, o] as const) : ([o, id] as const)));
+        return this.#block(
+          blocked,
+          'blackhole',
+          outbound ? `${id} cannot be heard (black hole)` : `${id} cannot hear (black hole)`,
+        );
+      }
+      case 'delay':
+      case 'loss': {
+        const id = rng.pick(ids);
+        const links = cluster.links().filter((l) => l.from === id || l.to === id);
+        const delayMs = kind === 'delay' ? rng.between(50, 400) : 0;
+        const dropRate = kind === 'loss' ? 0.05 + rng.next() * 0.35 : 0;
+        for (const l of links) l.proxy.set({ delayMs, dropRate });
+        return {
+          description:
+            kind === 'delay'
+              ? `delay ${delayMs} ms on ${id}'s links`
+              : `lose ${Math.round(dropRate * 100)}% of frames on ${id}'s links`,
+          heal: async () => {
+            for (const l of links) l.proxy.heal();
+          },
+        };
+      }
+    }
+  }
+
+  #mode(): LinkMode {
+    return this.o.rng.next() < 0.5 ? 'cut' : 'blackhole';
+  }
+
+  /** Block every link between different groups. */
+  #split(groups: readonly (readonly number[])[], what: string): Promise<ActiveFault> {
+    const blocked: (readonly [number, number])[] = [];
+    for (const g of groups)
+      for (const h of groups) if (g !== h) for (const x of g) for (const y of h) blocked.push([x, y]);
+    const mode = this.#mode();
+    return this.#block(blocked, mode, `${what}: ${groups.map((g) => `[${g}]`).join(' ')} (${mode})`);
+  }
+
+  async #block(
+    links: readonly (readonly [number, number])[],
+    mode: LinkMode,
+    description: string,
+  ): Promise<ActiveFault> {
+    const { cluster } = this.o;
+    for (const [from, to] of links) cluster.link(from, to).set({ mode });
+    return {
+      description,
+      heal: async () => {
+        for (const [from, to] of links) cluster.link(from, to).heal();
+      },
+    };
+  }
+}

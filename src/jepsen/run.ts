@@ -1,0 +1,263 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type CheckOptions, check, type Verdict } from './checker.js';
+import { Cluster } from './cluster.js';
+import {
+  HistoryRecorder,
+  historyToJsonl,
+  NEMESIS_PROCESS,
+  type NemesisOp,
+  type ReplicaOp,
+} from './history.js';
+import { call, clientAgent } from './http.js';
+import { LeaderView } from './leader-view.js';
+import { Nemesis, Scenarios } from './nemesis.js';
+import { readReplicaLogs } from './replica-dump.js';
+import { renderReport } from './report.js';
+import { Rng } from './rng.js';
+import { readOnce, Workload } from './workload.js';
+
+/**
+ * One run of the suite: start a cluster, create the topic, run the workload under the scenario's
+ * nemesis for the given time, heal everything, let the cluster recover under load, read every
+ * partition through every broker, stop the brokers and read each replica's committed log from
+ * its data directory, then check the history and write the run directory: `history.jsonl`,
+ * `verdict.json`, `report.html`, `run.json` and the brokers' logs.
+ */
+
+/** Options of {@link runScenario}. */
+export interface RunOptions {
+  /** A key of {@link Scenarios}. */
+  readonly scenario: string;
+  /** Seconds of workload under faults. */
+  readonly timeSeconds: number;
+  readonly seed: number;
+  /** Brokers (default 3). */
+  readonly nodes?: number;
+  /** Parent directory of the run directory (default: the system temp directory). */
+  readonly outDir?: string;
+  /** The compiled `raftlog` CLI entry point the brokers run. */
+  readonly brokerMain: string;
+  /** Partitions of the topic (default 3), replication factor 3. */
+  readonly partitions?: number;
+  readonly writers?: number;
+  readonly readers?: number;
+  /** Seconds of workload after healing (default 6). */
+  readonly recoverySeconds?: number;
+  /** Keep the brokers' data directories even when the run passes (default false). */
+  readonly keepData?: boolean;
+  /** The brokers' `--log-level` (default `warn`). */
+  readonly brokerLogLevel?: string;
+  /** Progress lines (default: none). */
+  readonly log?: (line: string) => void;
+  readonly check?: CheckOptions;
+}
+
+/** What a run produced. */
+export interface RunResult {
+  /** The run directory. */
+  readonly dir: string;
+  readonly verdict: Verdict;
+  readonly durationMs: number;
+  /** How broker processes ended, other than by the nemesis or the final stop (should be empty). */
+  readonly unexpectedExits: readonly string[];
+}
+
+const TOPIC = 'jepsen';
+const READY_MS = 30_000;
+
+/** Run one scenario; see the module notes. Throws only when the cluster cannot be set up. */
+export async function runScenario(o: RunOptions): Promise<RunResult> {
+  const kinds = Scenarios[o.scenario];
+  if (kinds === undefined) {
+    throw new Error(`unknown scenario ${o.scenario}; one of: ${Object.keys(Scenarios).join(', ')}`);
+  }
+  const started = Date.now();
+  const log = o.log ?? (() => {});
+  const nodes = o.nodes ?? 3;
+  const partitions = o.partitions ?? 3;
+  const stamp = new Date(started).toISOString().replace(/[:.]/g, '-');
+  const dir = join(o.outDir ?? tmpdir(), `raftlog-jepsen-${o.scenario}-seed${o.seed}-${stamp}`);
+  await mkdir(dir, { recursive: true });
+  const rng = new Rng(o.seed);
+  const recorder = new HistoryRecorder();
+  const dispatcher = clientAgent();
+  const cluster = await Cluster.start({
+    nodes,
+    brokerMain: o.brokerMain,
+    dir: join(dir, 'cluster'),
+    rng: rng.fork(),
+    ...(o.brokerLogLevel === undefined ? {} : { logLevel: o.brokerLogLevel }),
+  });
+  const urls = new Map(cluster.ids.map((id) => [id, cluster.url(id)]));
+  const leaders = new LeaderView(urls, TOPIC, dispatcher, rng.fork());
+  const expectedExits = new Map<number, number>();
+  let stopped = false;
+  try {
+    await cluster.waitReady(READY_MS);
+    await createTopic(urls, partitions, Math.min(3, nodes), dispatcher);
+    await cluster.waitReady(READY_MS);
+    log(`cluster ready in ${Date.now() - started} ms: ${[...urls.values()].join(' ')}`);
+
+    leaders.start(500);
+    await leaders.refresh();
+    const workload = new Workload({
+      urls,
+      topic: TOPIC,
+      partitions,
+      writers: o.writers ?? 5,
+      readers: o.readers ?? 2,
+      idempotentShare: 0.5,
+      dispatcher,
+      recorder,
+      leaders,
+      rng: rng.fork(),
+      runTag: `jepsen-${o.seed}-${started.toString(36)}`,
+    });
+    const nemesis = new Nemesis({ cluster, kinds, recorder, leaders, partitions, rng: rng.fork() });
+    workload.start();
+    nemesis.start();
+    await sleep(o.timeSeconds * 1000);
+    await nemesis.stop();
+
+    recorder.record<NemesisOp>({
+      f: 'heal-all',
+      type: 'invoke',
+      process: NEMESIS_PROCESS,
+      value: 'heal all',
+    });
+    cluster.healAll();
+    let healed = 'healed';
+    try {
+      await cluster.waitReady(READY_MS);
+    } catch (err) {
+      healed = `not ready after healing: ${String(err)}`;
+    }
+    recorder.record<NemesisOp>({ f: 'heal-all', type: 'ok', process: NEMESIS_PROCESS, value: healed });
+    log(`${healed} at ${recorder.now().toFixed(0)} ms`);
+    await sleep((o.recoverySeconds ?? 6) * 1000);
+    await workload.stop();
+    await leaders.stop();
+
+    await finalReads(urls, partitions, { urls, topic: TOPIC, dispatcher, recorder });
+    for (const [id, list] of cluster.exits()) expectedExits.set(id, list.length);
+    await cluster.stop();
+    stopped = true;
+    for (const id of cluster.ids) {
+      for (const replica of await readReplicaLogs(cluster.dataDir(id), TOPIC)) {
+        recorder.record<ReplicaOp>({
+          f: 'replica-log',
+          type: 'ok',
+          process: NEMESIS_PROCESS,
+          partition: replica.partition,
+          broker: id,
+          records: replica.records,
+        });
+      }
+    }
+  } finally {
+    if (!stopped) await cluster.destroy();
+    await leaders.stop();
+    await dispatcher.close();
+  }
+
+  // Every exit before the final stop was one the nemesis caused: a kill, or a SIGTERM it sent.
+  // Exits with a code are crashes; the final SIGTERM must end every broker with code 0.
+  const unexpectedExits: string[] = [];
+  for (const [id, list] of cluster.exits()) {
+    const before = expectedExits.get(id) ?? 0;
+    list.forEach((how, i) => {
+      const crash = i < before ? how.startsWith('exit') && how !== 'exit 0' : how !== 'exit 0';
+      if (crash) unexpectedExits.push(`broker ${id}: ${how}`);
+    });
+  }
+  const verdict = check(recorder.ops, o.check);
+  const durationMs = Date.now() - started;
+  await writeFile(join(dir, 'history.jsonl'), historyToJsonl(recorder.ops));
+  await writeFile(join(dir, 'verdict.json'), `${JSON.stringify(verdict, null, 2)}\n`);
+  const meta = {
+    scenario: o.scenario,
+    seed: o.seed,
+    nodes,
+    partitions,
+    timeSeconds: o.timeSeconds,
+    durationMs,
+    unexpectedExits,
+    command: `npm run jepsen -- --scenario ${o.scenario} --time ${o.timeSeconds} --seed ${o.seed} --nodes ${nodes}`,
+  };
+  await writeFile(join(dir, 'run.json'), `${JSON.stringify(meta, null, 2)}\n`);
+  await writeFile(join(dir, 'report.html'), renderReport(recorder.ops, verdict, meta));
+  if (!o.keepData && verdict.valid && unexpectedExits.length === 0) {
+    for (const id of cluster.ids) await rm(cluster.dataDir(id), { recursive: true, force: true });
+  }
+  log(
+    `${verdict.valid ? 'VALID' : 'INVALID'} in ${durationMs} ms: ${JSON.stringify(verdict.counts)} -> ${dir}`,
+  );
+  return { dir, verdict, durationMs, unexpectedExits };
+}
+
+/** Create the topic through any broker; retried until it exists (bounded). */
+async function createTopic(
+  urls: ReadonlyMap<number, string>,
+  partitions: number,
+  replicationFactor: number,
+  dispatcher: ReturnType<typeof clientAgent>,
+): Promise<void> {
+  const deadline = Date.now() + READY_MS;
+  let last = '';
+  for (let attempt = 0; Date.now() < deadline; attempt++) {
+    const url = [...urls.values()][attempt % urls.size]!;
+    try {
+      const res = await call(dispatcher, `${url}/v1/topics`, {
+        method: 'POST',
+        json: { name: TOPIC, partitions, replication_factor: replicationFactor },
+      });
+      if (res.status === 201 || res.body?.code === 'TOPIC_EXISTS') return;
+      last = `${res.status} ${JSON.stringify(res.body)}`;
+    } catch (err) {
+      last = String(err);
+    }
+    await sleep(200);
+  }
+  throw new Error(`could not create the topic: ${last}`);
+}
+
+/**
+ * Read every partition from offset 0 to its high watermark through every broker, in pages; a
+ * failed page is retried (each attempt recorded) until a deadline.
+ */
+async function finalReads(
+  brokers: ReadonlyMap<number, string>,
+  partitions: number,
+  o: Parameters<typeof readOnce>[0],
+): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  await Promise.all(
+    [...brokers.keys()].map(async (broker) => {
+      const process = 2_000_000 + broker;
+      for (let partition = 0; partition < partitions; partition++) {
+        let offset = 0;
+        while (Date.now() < deadline) {
+          const res = await readOnce(o, process, partition, broker, offset, {
+            maxRecords: 2000,
+            longPollMs: 0,
+            timeoutMs: 5000,
+            final: true,
+          });
+          if (res.type !== 'ok' || res.records === undefined || res.highWatermark === undefined) {
+            await sleep(200);
+            continue;
+          }
+          const last = res.records[res.records.length - 1];
+          if (last !== undefined) offset = last[0] + 1;
+          if (offset >= res.highWatermark) break;
+        }
+      }
+    }),
+  );
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
