@@ -14,7 +14,12 @@ const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 export interface ProcessCluster {
   readonly urls: readonly string[];
+  /** PIDs of the running brokers (index = broker id - 1). */
   readonly pids: readonly number[];
+  /** kill -9 broker `id`. */
+  kill(id: number): Promise<void>;
+  /** Start broker `id` again on its data directory and ports. */
+  restart(id: number): void;
   stop(): Promise<void>;
 }
 
@@ -36,7 +41,7 @@ export async function startProcessCluster(nodes: number, logLevel = 'warn'): Pro
   const clientPorts = await Promise.all(ids.map(() => freePort()));
   const peerPorts = await Promise.all(ids.map(() => freePort()));
   const peers = ids.map((id, i) => `${id}=127.0.0.1:${peerPorts[i]}`).join(',');
-  const children: ChildProcess[] = ids.map((id, i) =>
+  const launch = (id: number): ChildProcess =>
     spawn(
       process.execPath,
       [
@@ -47,15 +52,22 @@ export async function startProcessCluster(nodes: number, logLevel = 'warn'): Pro
         '--data-dir',
         join(dir, `n${id}`),
         '--listen',
-        `127.0.0.1:${clientPorts[i]}`,
+        `127.0.0.1:${clientPorts[id - 1]}`,
         '--peers',
         peers,
         '--log-level',
         logLevel,
       ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
-    ),
-  );
+    );
+  const children: ChildProcess[] = ids.map(launch);
+  const kill = (id: number) =>
+    new Promise<void>((resolve) => {
+      const c = children[id - 1]!;
+      if (c.exitCode !== null || c.signalCode !== null) return resolve();
+      c.once('exit', () => resolve());
+      c.kill('SIGKILL');
+    });
   const stop = async () => {
     await Promise.all(
       children.map(
@@ -80,7 +92,17 @@ export async function startProcessCluster(nodes: number, logLevel = 'warn'): Pro
     await stop();
     throw err;
   }
-  return { urls, pids: children.map((c) => c.pid!), stop };
+  return {
+    urls,
+    get pids() {
+      return children.map((c) => c.pid!);
+    },
+    kill,
+    restart: (id: number) => {
+      children[id - 1] = launch(id);
+    },
+    stop,
+  };
 }
 
 async function waitReady(urls: readonly string[], children: readonly ChildProcess[]): Promise<void> {

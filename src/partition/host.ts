@@ -386,7 +386,12 @@ export class RaftHost {
       if (g.quiesced) {
         // A quiet follower wakes up when its leader's broker falls silent: then it elects.
         const leader = g.node.leader;
-        if (g.node.role !== Role.Leader && (leader === 0 || silentPeers.has(leader))) this.touch(g);
+        if (g.node.role !== Role.Leader && (leader === 0 || silentPeers.has(leader))) {
+          // The silence already lasted an election timeout: move the election clock on by one,
+          // so this replica campaigns within the randomized remainder rather than a full timeout.
+          for (let i = 0; i < this.timing.electionTick; i++) g.node.tick();
+          this.touch(g);
+        }
         continue;
       }
       g.node.tick();
