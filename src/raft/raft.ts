@@ -409,6 +409,7 @@ export class Raft {
           while (this.maybeSendAppend(m.from, false)) {}
           if (m.from === this.leadTransferee && pr.match === this.log.lastIndex())
             this.sendTimeoutNow(m.from);
+          if (!this.trk.progress.has(this.id) || this.isLearner) this.stepDownAfterRemoval();
         }
         return;
       }
@@ -788,15 +789,17 @@ export class Raft {
 
   /**
    * A leader removed from (or demoted in) the configuration steps down once the change applies
-   * (thesis §4.2.2). It first hands leadership to the most caught-up voter, if one has everything,
-   * so the group does not wait an election timeout.
+   * (thesis §4.2.2) and some voter holds its whole log; it hands leadership to that voter, so the
+   * group does not wait an election timeout. Until then it keeps replicating: stepping down while
+   * every voter lacks some of its entries would leave no voter able to win its vote.
    */
   private stepDownAfterRemoval(): void {
     const last = this.log.lastIndex();
     const heir = this.trk
       .voterNodes()
       .find((id) => id !== this.id && this.trk.progress.get(id)?.match === last);
-    if (heir !== undefined) this.sendTimeoutNow(heir);
+    if (heir === undefined) return;
+    this.sendTimeoutNow(heir);
     this.becomeFollower(this.term, NONE);
   }
 
