@@ -23,8 +23,10 @@ const ELECTION_TICK = 10;
 
 /** Bounds of the liveness phase, in ticks. */
 export const LIVENESS = {
-  /** After healing, a leader that every member follows must emerge within this many ticks. */
+  /** After healing, a leader that every member follows must emerge within this many ticks... */
   electionTicks: 40 * ELECTION_TICK,
+  /** ...and stay so this long (longer than any election timeout, so every timer was reset). */
+  stableTicks: 2 * ELECTION_TICK,
   /** Then proposals to it must be applied on every live member within this many ticks. */
   commitTicks: 10 * ELECTION_TICK,
   /** Most messages delivered in one round before the network is declared stormy. */
@@ -149,20 +151,26 @@ export class SimCluster {
     }
     this.check();
     let leader: SimNode | undefined;
-    for (let t = 0; t < LIVENESS.electionTicks && leader === undefined; t++) {
+    let term = 0;
+    let stable = 0;
+    for (let t = 0; t < LIVENESS.electionTicks && stable < LIVENESS.stableTicks; t++) {
       this.round();
-      leader = this.settledLeader();
+      const settled = this.settledLeader();
+      const settledTerm = settled?.raw.status().hardState.term ?? 0;
+      stable = settled !== undefined && settled === leader && settledTerm === term ? stable + 1 : 0;
+      leader = settled;
+      term = settledTerm;
+      // Removed servers are shut down (Raft §4.2.3): one that never learned of its removal
+      // would otherwise campaign forever (harmless with PreVote or CheckQuorum, not without).
+      if (leader) this.stopNonMembers(leader.raw.status().confState);
     }
-    if (leader === undefined) {
+    if (leader === undefined || stable < LIVENESS.stableTicks) {
       throw new InvariantViolation(
         'Liveness',
-        `no settled leader ${LIVENESS.electionTicks} ticks after healing; ${this.describeNodes()}`,
+        `no leader stable for ${LIVENESS.stableTicks} ticks within ${LIVENESS.electionTicks} ticks after healing; ${this.describeNodes()}`,
       );
     }
-    // Removed servers are shut down (Raft §4.2.3): only members must stay live.
     const cs = leader.raw.status().confState;
-    for (const n of this.nodes) if (n.live && !members(cs).includes(n.id)) n.crash();
-    const term = leader.raw.status().hardState.term;
     const wanted: Uint8Array[] = [];
     for (let i = 0; i < 3; i++) {
       const data = payload(++this.proposals, PAYLOAD_SIZES[i]!);
@@ -185,6 +193,10 @@ export class SimCluster {
       'Liveness',
       `proposals not applied on every member within ${LIVENESS.commitTicks} ticks; ${this.describeNodes()}`,
     );
+  }
+
+  private stopNonMembers(cs: ConfState): void {
+    for (const n of this.nodes) if (n.live && !members(cs).includes(n.id)) n.crash();
   }
 
   /** One line per node: role, term, vote, leader, commit, applied, last index and membership. */
@@ -240,6 +252,7 @@ export class SimCluster {
     if (leader === undefined) return undefined;
     const st = leader.raw.status();
     if (st.leadTransferee !== 0 || st.confState.votersOutgoing.length > 0) return undefined;
+    if (!st.confState.voters.includes(leader.id)) return undefined;
     if (st.hardState.commit !== st.lastIndex || st.applied !== st.hardState.commit) return undefined;
     for (const id of members(st.confState)) {
       const m = this.node(id);
