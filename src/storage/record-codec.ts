@@ -43,8 +43,30 @@ function asBytes(b: unknown): Uint8Array | undefined {
   return b instanceof Uint8Array ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : undefined;
 }
 
+/**
+ * An entry's value: the msgpack array `[term, type, data]` written directly after the checksum,
+ * so the entry's data is copied once (the hot path of every append). Decoded by msgpackr like
+ * every other value; terms of 2^32 and above take msgpackr's own encoder.
+ */
 export function encodeEntry(key: Uint8Array, e: Entry): Buffer {
-  return seal(key, packr.pack([e.term, e.type, e.data]));
+  const { term, data } = e;
+  if (term > 0xffff_ffff) return seal(key, packr.pack([term, e.type, data]));
+  const termBytes = term < 0x80 ? 1 : term < 0x100 ? 2 : term < 0x1_0000 ? 3 : 5;
+  const binHeader = data.length < 0x100 ? 2 : data.length < 0x1_0000 ? 3 : 5;
+  const value = Buffer.allocUnsafe(4 + 1 + termBytes + 1 + binHeader + data.length);
+  let at = 4;
+  value[at++] = 0x93;
+  if (termBytes === 1) value[at++] = term;
+  else if (termBytes === 2) at = value.writeUInt8(term, value.writeUInt8(0xcc, at));
+  else if (termBytes === 3) at = value.writeUInt16BE(term, value.writeUInt8(0xcd, at));
+  else at = value.writeUInt32BE(term, value.writeUInt8(0xce, at));
+  value[at++] = e.type;
+  if (binHeader === 2) at = value.writeUInt8(data.length, value.writeUInt8(0xc4, at));
+  else if (binHeader === 3) at = value.writeUInt16BE(data.length, value.writeUInt8(0xc5, at));
+  else at = value.writeUInt32BE(data.length, value.writeUInt8(0xc6, at));
+  value.set(data, at);
+  value.writeUInt32BE(crc32(value.subarray(4), crc32(key)), 0);
+  return value;
 }
 
 export function decodeEntry(key: Uint8Array, index: number, value: Buffer): Entry {
