@@ -56,6 +56,8 @@ export async function call(
 
 /** A short description of a rejected call, e.g. `UND_ERR_HEADERS_TIMEOUT` or `ECONNREFUSED`. */
 export function describeError(err: unknown): string {
-  const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string } };
-  return e?.code ?? e?.cause?.code ?? e?.name ?? String(err);
+  const e = err as { code?: unknown; name?: string; cause?: { code?: unknown } };
+  if (typeof e?.code === 'string') return e.code;
+  if (typeof e?.cause?.code === 'string') return e.cause.code;
+  return e?.name ?? String(err);
 }
