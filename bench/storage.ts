@@ -3,7 +3,7 @@
  * `level` batches of the same shape. Prints Markdown tables (pasted into BENCHMARKS.md).
  *
  * Environment: RAFTLOG_BENCH_DIR (default: the OS temp dir), RAFTLOG_BENCH_SECONDS per
- * side of each comparison (default 2, run as 4 alternating slices of store and raw `level`),
+ * side of each comparison (default 2, run as 8 alternating slices of store and raw `level`),
  * RAFTLOG_BENCH_RECOVERY_ENTRIES (default 1,000,000).
  */
 import { execFileSync } from 'node:child_process';
@@ -19,7 +19,7 @@ import { LevelLogStore } from '../src/storage/level-log-store.js';
 const ROOT = process.env.RAFTLOG_BENCH_DIR ?? os.tmpdir();
 const SECONDS = Number(process.env.RAFTLOG_BENCH_SECONDS ?? 2);
 const RECOVERY_ENTRIES = Number(process.env.RAFTLOG_BENCH_RECOVERY_ENTRIES ?? 1_000_000);
-const SLICES = 4;
+const SLICES = 8;
 const SIZES = [100, 1024, 100 * 1024];
 const GROUPS = [1, 10, 100, 1000];
 const WRITE_BUFFER = 16 * 1024 * 1024;

@@ -322,9 +322,8 @@ export class LevelLogStore implements LogStore {
   }
 
   getMeta(groupId: number, name: string): Uint8Array | undefined {
-    this.#checkOpen();
     checkGroupId(groupId);
-    return this.#readable(groupId).meta.get(name);
+    return this.#readState(groupId).meta.get(name);
   }
 
   dropGroup(groupId: number): void {
@@ -351,9 +350,8 @@ export class LevelLogStore implements LogStore {
   }
 
   async readEntries(groupId: number, lo: number, hi: number, maxBytes: number): Promise<Entry[]> {
-    this.#checkOpen();
     checkGroupId(groupId);
-    const g = this.#readable(groupId);
+    const g = this.#readState(groupId);
     checkRange(groupId, lo, hi, maxBytes, g.firstIndex, g.lastIndex);
     if (lo === hi) return [];
     const tailFirst = g.tail.firstIndex(g.lastIndex);
@@ -380,9 +378,10 @@ export class LevelLogStore implements LogStore {
 
   // --- Internals ---------------------------------------------------------------------------
 
+  /** A group's state for a read; throws `STORAGE_CORRUPT` for a damaged group. */
   #readState(groupId: number): GroupState {
     this.#checkOpen();
-    const g = this.#readable(groupId);
+    const g = this.#groups.get(groupId) ?? NO_GROUP;
     if (g.damage !== undefined) throw g.damage;
     return g;
   }
@@ -554,10 +553,6 @@ export class LevelLogStore implements LogStore {
       details: { groupId: g.groupId },
     });
     return g.damage;
-  }
-
-  #readable(groupId: number): GroupState {
-    return this.#groups.get(groupId) ?? NO_GROUP;
   }
 
   #writable(groupId: number): GroupState {

@@ -76,6 +76,8 @@ describe('LevelLogStore: corrupt data is reported, never returned', () => {
     expect(store.damagedGroups()).toEqual([1]);
     expect(await codeOf(() => store.group(1))).toBe('STORAGE_CORRUPT');
     expect(await codeOf(() => store.append(1, entries(11, 11, 1)))).toBe('STORAGE_CORRUPT');
+    expect(await codeOf(store.readEntries(1, 1, 3, 1 << 20))).toBe('STORAGE_CORRUPT');
+    expect(await codeOf(() => store.getMeta(1, 'm'))).toBe('STORAGE_CORRUPT');
     expect(await store.readEntries(2, 1, 11, 1 << 20)).toEqual(entries(1, 10, 1, 50));
     // Repair: drop the group and rebuild it (from a peer, in a cluster).
     store.dropGroup(1);
