@@ -1,5 +1,9 @@
+import { consumeCommand } from './consume.js';
 import { devCommand } from './dev.js';
+import { produceCommand } from './produce.js';
 import { startCommand } from './start.js';
+import { statusCommand } from './status.js';
+import { topicCommand } from './topic.js';
 
 /** A subcommand of `raftlog`: `run` gets the arguments after its name and returns an exit code. */
 export interface Command {
@@ -11,4 +15,8 @@ export interface Command {
 export const commands: Readonly<Record<string, Command>> = {
   start: startCommand,
   dev: devCommand,
+  topic: topicCommand,
+  produce: produceCommand,
+  consume: consumeCommand,
+  status: statusCommand,
 };
