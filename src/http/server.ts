@@ -1,5 +1,6 @@
-import { createServer, STATUS_CODES } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type IncomingMessage, STATUS_CODES } from 'node:http';
+import { type AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { BrokerApi } from '../broker/api.js';
@@ -51,6 +52,9 @@ declare module 'fastify' {
   }
 }
 
+/** How long a connection answered outside fastify may wait for the client to close its side. */
+const LINGER_MS = 5000;
+
 const DEFAULTS = {
   maxBodyBytes: 8 * 1024 * 1024,
   maxRecordBytes: 1024 * 1024,
@@ -81,7 +85,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
           connectionsCheckingInterval: Math.min(1000, requestTimeoutMs),
         },
         handler,
-      ),
+      )
+        .on('connect', refuseRawRequest)
+        .on('upgrade', refuseRawRequest),
     clientErrorHandler: answerClientError,
     frameworkErrors: (err, req, reply) => sendError(req, reply, replyForError(err, brokerUrl)),
   });
@@ -222,15 +228,41 @@ function pathPattern(url: string): RegExp {
  * or headers, headers too large, uploads slower than the request timeout) with the same JSON
  * error bodies, then closes the connection.
  */
-function answerClientError(err: Error & { code?: string }, socket: Socket): void {
+function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || !socket.writable) return;
-  const reply =
+  writeRawError(
+    socket,
     err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
       ? errorReply('REQUEST_TIMEOUT', 'the request was not received in time')
       : err.code === 'HPE_HEADER_OVERFLOW'
         ? errorReply('HEADERS_TOO_LARGE', 'the request headers are too large')
-        : errorReply('INVALID_REQUEST', 'malformed HTTP request');
+        : errorReply('INVALID_REQUEST', 'malformed HTTP request'),
+  );
+}
+
+/**
+ * Answers CONNECT and protocol upgrades (which Node hands over raw, outside any route), instead
+ * of dropping the connection without a word.
+ */
+function refuseRawRequest(req: IncomingMessage, socket: Duplex): void {
+  writeRawError(
+    socket,
+    req.method === 'CONNECT'
+      ? errorReply('METHOD_NOT_ALLOWED', 'CONNECT is not supported')
+      : errorReply('INVALID_REQUEST', 'protocol upgrades are not supported'),
+  );
+}
+
+/**
+ * Write an error answer straight to a socket and close it. The socket keeps reading (and
+ * discarding) so that it sees the client's end and closes; a client that never closes its side
+ * is cut off after {@link LINGER_MS}.
+ */
+function writeRawError(socket: Duplex, reply: ErrorReply): void {
   const body = JSON.stringify(reply.body);
+  socket.on('error', () => {});
+  if (socket instanceof Socket) socket.setTimeout(LINGER_MS, () => socket.destroy());
+  socket.resume();
   socket.end(
     `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status]}\r\n` +
       `content-type: ${CONTENT_TYPES.json}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
