@@ -89,7 +89,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         .on('connect', refuseRawRequest)
         .on('upgrade', refuseRawRequest),
     clientErrorHandler: answerClientError,
-    frameworkErrors: (err, req, reply) => sendError(req, reply, replyForError(err, brokerUrl)),
+    frameworkErrors: (err, req, reply) => answerError(req, reply, err),
   });
 
   app.removeAllContentTypeParsers();
@@ -115,9 +115,16 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   }
 
   function sendError(req: FastifyRequest, reply: FastifyReply, err: ErrorReply): FastifyReply {
-    if (err.unexpected)
-      logger.error({ method: req.method, url: req.url }, 'unexpected error answering a request');
     return send(req, reply, { status: err.status, body: err.body });
+  }
+
+  /** Answer a thrown error; the unexpected ones are logged here (they never reach the client). */
+  function answerError(req: FastifyRequest, reply: FastifyReply, thrown: unknown): FastifyReply {
+    const answer = replyForError(thrown, brokerUrl);
+    if (answer.unexpected) {
+      logger.error({ err: thrown, method: req.method, url: req.url }, 'unexpected error answering a request');
+    }
+    return sendError(req, reply, answer);
   }
 
   async function forwardOrThrow(def: RouteDef, req: FastifyRequest, err: unknown): Promise<Answer> {
@@ -184,7 +191,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     );
   });
 
-  app.setErrorHandler((err, req, reply) => sendError(req, reply, replyForError(err, brokerUrl)));
+  app.setErrorHandler((err, req, reply) => answerError(req, reply, err));
 
   app.addHook('onResponse', async (req, reply) => {
     const operation = req.routeOptions.config.operation ?? 'unmatched';

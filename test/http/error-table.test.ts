@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, RaftlogError } from '../../src/errors.js';
 import { ERROR_TABLE, HttpOnlyCodes, statusOf } from '../../src/http/error-table.js';
+import { FakeBroker } from './fake-broker.js';
 import { call, serverPool } from './harness.js';
 
 const start = serverPool();
@@ -91,6 +92,21 @@ describe('errors over HTTP', () => {
       });
     },
   );
+
+  it('logs an unexpected error, with the error, to the injected logger', async () => {
+    const logged: Array<[object, string]> = [];
+    const record = (obj: object, msg: string) => logged.push([obj, msg]);
+    const logger = { debug: () => {}, info: record, warn: record, error: record };
+    const { url, broker } = await start(new FakeBroker(), { logger });
+    const thrown = new Error('disk on fire');
+    broker.fault = () => {
+      throw thrown;
+    };
+    expect((await call(url, 'GET', '/v1/topics')).status).toBe(500);
+    expect(logged).toEqual([
+      [{ err: thrown, method: 'GET', url: '/v1/topics' }, 'unexpected error answering a request'],
+    ]);
+  });
 
   it('shows only listed facts of an error, never its other details', async () => {
     const { url, broker } = await start();
