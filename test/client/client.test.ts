@@ -27,6 +27,7 @@ describe('RaftlogClient against three brokers over HTTP', () => {
   it('creates, lists, describes and deletes topics', async () => {
     const c = client(http.allUrls());
     const created = await c.createTopic('admin', { partitions: 3, replicationFactor: 3 });
+    await http.topicEverywhere('admin');
     expect(created).toMatchObject({ name: 'admin', replicationFactor: 3 });
     expect(created.partitions.map((p) => [p.partition, p.replicas.length])).toEqual([
       [0, 3],
@@ -48,6 +49,7 @@ describe('RaftlogClient against three brokers over HTTP', () => {
   it('answers typed errors carrying the status, error_code, retriability and facts', async () => {
     const c = client(http.allUrls()[0]!);
     await c.createTopic('typed', { partitions: 1, replicationFactor: 3 });
+    await http.topicEverywhere('typed');
     const exists = await c.createTopic('typed').catch((e: unknown) => e);
     expect(exists).toBeInstanceOf(RaftlogClientError);
     expect(exists).toMatchObject({ code: 'TOPIC_EXISTS', status: 409, errorCode: 40901, retriable: false });
@@ -80,6 +82,7 @@ describe('RaftlogClient against three brokers over HTTP', () => {
   it('produces and fetches through a broker that does not lead the partition (it forwards)', async () => {
     const admin = client(http.allUrls());
     await admin.createTopic('forwarded', { partitions: 1, replicationFactor: 3 });
+    await http.topicEverywhere('forwarded');
     const leader = await http.leaderOf('forwarded', 0);
     const follower = http.cluster.ids.find((id) => id !== leader)!;
     const c = client(http.urls.get(follower)!);
@@ -100,6 +103,7 @@ describe('RaftlogClient against three brokers over HTTP', () => {
   it('follows a NOT_LEADER answer to the leader it names, and remembers it', async () => {
     const admin = client(http.allUrls());
     await admin.createTopic('redirected', { partitions: 1, replicationFactor: 3 });
+    await http.topicEverywhere('redirected');
     const leader = await http.leaderOf('redirected', 0);
     const stub = await notLeaderBroker(leader, http.urls.get(leader)!);
     try {
@@ -118,6 +122,7 @@ describe('RaftlogClient against three brokers over HTTP', () => {
   it('sends produce and fetch straight to the leaders a describe named', async () => {
     const admin = client(http.allUrls());
     await admin.createTopic('direct', { partitions: 1, replicationFactor: 3 });
+    await http.topicEverywhere('direct');
     const leader = await http.leaderOf('direct', 0);
     const stub = await notLeaderBroker(leader, http.urls.get(leader)!);
     try {
@@ -137,7 +142,7 @@ describe('RaftlogClient against three brokers over HTTP', () => {
   it('a tagged produce whose answer is lost is retried and written once (duplicate: true)', async () => {
     const admin = client(http.allUrls());
     await admin.createTopic('lost', { partitions: 1, replicationFactor: 3 });
-    await http.leaderOf('lost', 0);
+    await http.topicEverywhere('lost');
     let dropped = 0;
     const proxy = await lossyProxy(
       http.urls.get(1)!,
@@ -160,7 +165,7 @@ describe('RaftlogClient against three brokers over HTTP', () => {
   it('an untagged produce whose answer is lost is not repeated: COMMIT_TIMEOUT, outcome unknown', async () => {
     const admin = client(http.allUrls());
     await admin.createTopic('unknown', { partitions: 1, replicationFactor: 3 });
-    await http.leaderOf('unknown', 0);
+    await http.topicEverywhere('unknown');
     const proxy = await lossyProxy(http.urls.get(1)!, (method) => method === 'POST');
     try {
       const c = client(proxy.url);
@@ -180,11 +185,13 @@ describe('RaftlogClient against three brokers over HTTP', () => {
   it('long-polls: a fetch at the high watermark waits for the next record', async () => {
     const c = client(http.allUrls());
     await c.createTopic('polled', { partitions: 1, replicationFactor: 3 });
+    await http.topicEverywhere('polled');
     const pending = c.fetch('polled', 0, { offset: 0, timeoutMs: 20_000 });
     let settled = false;
-    pending.then(() => {
+    const settle = () => {
       settled = true;
-    });
+    };
+    pending.then(settle, settle);
     // Still waiting after a round trip that surely reached the broker.
     await c.describeTopic('polled');
     expect(settled).toBe(false);

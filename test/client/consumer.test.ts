@@ -23,9 +23,9 @@ describe('Consumer against three brokers over HTTP', () => {
 
   beforeAll(async () => {
     http = await HttpCluster.start(3);
-    client = new RaftlogClient({ urls: http.allUrls(), retryBackoff: { initialMs: 20, maxMs: 200 } });
+    client = new RaftlogClient({ urls: http.allUrls() });
     await client.createTopic('events', { partitions: 2, replicationFactor: 3 });
-    for (const p of [0, 1]) await http.leaderOf('events', p);
+    await http.topicEverywhere('events');
     await client.produce('events', 0, [{ value: 'a0' }, { value: 'a1' }]);
     await client.produce('events', 1, [{ value: 'b0' }]);
     await client.produce('events', 0, [{ value: 'a2' }]);
@@ -54,6 +54,7 @@ describe('Consumer against three brokers over HTTP', () => {
   it("from 'latest', long-polls and gets only records written after it started", async () => {
     const consumer = new Consumer(client, { topic: 'events', offset: 'latest', pollTimeoutMs: 20_000 });
     const got = take(consumer, 2);
+    got.catch(() => {}); // awaited below; a failure before that must not go unhandled
     // The consumer has settled its start positions once they are set; then it is polling.
     await waitFor('the consumer to start', () => consumer.position(0) !== undefined);
     await client.produce('events', 1, [{ value: 'b1' }]);
@@ -79,11 +80,13 @@ describe('Consumer against three brokers over HTTP', () => {
 
   it('follows a leader change: keeps reading after the partition leader is killed', async () => {
     await client.createTopic('failover', { partitions: 1, replicationFactor: 3 });
+    await http.topicEverywhere('failover');
     const leader = await http.leaderOf('failover', 0);
     const producer = new Producer(client, { lingerMs: 0 });
     await producer.send({ topic: 'failover', partition: 0, value: 'before' });
     const consumer = new Consumer(client, { topic: 'failover', pollTimeoutMs: 1000 });
     const got = take(consumer, 2);
+    got.catch(() => {}); // awaited below; a failure before that must not go unhandled
     await http.kill(leader);
     await producer.send({ topic: 'failover', partition: 0, value: 'after' });
     expect((await got).map(brief)).toEqual(['0@0:before', '0@1:after']);

@@ -37,6 +37,21 @@ export class HttpCluster {
     return (await this.cluster.partitionLeader(topic, partition)).id;
   }
 
+  /**
+   * Wait until every running broker knows `topic` and a leader for each of its partitions. A
+   * broker answers topic requests from the metadata it has applied, which may be a heartbeat
+   * behind the metadata leader that created the topic.
+   */
+  async topicEverywhere(topic: string): Promise<void> {
+    await waitFor(`every broker to know ${topic} and its leaders`, async () => {
+      for (const b of this.cluster.running()) {
+        const d = await b.describeTopic(topic);
+        if (d.partitions.some((p) => p.leader === null)) return false;
+      }
+      return true;
+    });
+  }
+
   /** Stop a broker and its HTTP server abruptly (its peers just stop hearing from it). */
   async kill(id: number): Promise<void> {
     const server = this.#servers.get(id);

@@ -30,7 +30,7 @@ describe('Producer against three brokers over HTTP', () => {
     (await admin.fetch(topic, partition, { offset: 0 })).records.map((r) => text(r.value));
   const createTopic = async (name: string, partitions: number) => {
     await admin.createTopic(name, { partitions, replicationFactor: 3 });
-    for (let p = 0; p < partitions; p++) await http.leaderOf(name, p);
+    await http.topicEverywhere(name);
   };
 
   beforeAll(async () => {
