@@ -8,7 +8,15 @@ import { type Logger, silentLogger } from '../logger.js';
 import { type ErrorReply, errorReply, replyForError } from './error-response.js';
 import { Forwarder } from './forwarder.js';
 import { forwardTarget } from './forwarding.js';
-import { CONTENT_TYPES, JSON_TYPE, MSGPACK_TYPE, parseBody, responseFormat, serialize } from './media.js';
+import {
+  CONTENT_TYPES,
+  JSON_TYPE,
+  MSGPACK_TYPE,
+  type ParsedBody,
+  parseBody,
+  responseFormat,
+  serialize,
+} from './media.js';
 import { HttpMetrics, type Operation } from './metrics.js';
 import { type Answer, buildRoutes, type RouteDef, wasForwarded } from './routes.js';
 
@@ -66,7 +74,10 @@ const DEFAULTS = {
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const { broker } = options;
   const logger = options.logger ?? silentLogger;
-  const { maxBodyBytes, maxRecordBytes, forwardTimeoutMs, requestTimeoutMs } = { ...DEFAULTS, ...options };
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
+  const maxRecordBytes = options.maxRecordBytes ?? DEFAULTS.maxRecordBytes;
+  const forwardTimeoutMs = options.forwardTimeoutMs ?? DEFAULTS.forwardTimeoutMs;
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs;
   const metrics = new HttpMetrics(broker, options.registry);
   const forwarder = new Forwarder(broker.id, forwardTimeoutMs);
   const brokerUrl = (id: number) => broker.brokerUrl(id);
@@ -137,7 +148,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         pathAndQuery: req.url,
         contentType: req.headers['content-type'],
         accept: req.headers.accept,
-        body: (req.body as { raw?: Buffer } | undefined)?.raw,
+        body: rawBody(req),
         extraWaitMs: def.forwardWaitMs?.(req) ?? 0,
       });
       metrics.countForward(def.operation, 'ok');
@@ -195,7 +206,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   app.addHook('onResponse', async (req, reply) => {
     const operation = req.routeOptions.config.operation ?? 'unmatched';
-    const received = (req.body as { raw?: Buffer } | undefined)?.raw?.length ?? 0;
+    const received = rawBody(req)?.length ?? 0;
     const sent = Number(reply.getHeader('content-length') ?? 0);
     metrics.observeRequest(operation, reply.statusCode, reply.elapsedTime / 1000);
     metrics.countBytes(operation, received, Number.isFinite(sent) ? sent : 0);
@@ -219,6 +230,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       return closing;
     },
   };
+}
+
+/** The bytes of a request's body as received, if it had one. */
+function rawBody(req: FastifyRequest): Buffer | undefined {
+  return (req.body as ParsedBody | undefined)?.raw;
 }
 
 /** A router path pattern as a regular expression over request paths (for 405 answers). */
