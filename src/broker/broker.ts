@@ -228,7 +228,7 @@ export class Broker implements BrokerApi {
   }
 
   async deleteTopic(name: string): Promise<void> {
-    this.topic(name);
+    await this.freshTopic(name);
     this.requireMetadataLeader();
     const result = await this.host.propose(
       METADATA_GROUP,
@@ -238,17 +238,34 @@ export class Broker implements BrokerApi {
   }
 
   async listTopics(): Promise<TopicSummary[]> {
+    await this.catchUpMetadata();
     return Object.values(this.metadata.current.topics)
       .map((t) => ({ name: t.name, partitions: t.partitions.length, replicationFactor: t.replicationFactor }))
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   async describeTopic(name: string): Promise<TopicDescription> {
+    await this.catchUpMetadata();
     return this.describe(this.topic(name));
   }
 
   partitionCount(topic: string): number {
     return this.topic(topic).partitions.length;
+  }
+
+  /**
+   * Apply every metadata change committed before now (a ReadIndex round on the metadata group,
+   * through its leader), so that a topic created or deleted through another broker is seen here.
+   * Without a metadata leader the local view is all there is.
+   */
+  private async catchUpMetadata(): Promise<void> {
+    await this.host.readIndex(METADATA_GROUP).catch(() => undefined);
+  }
+
+  /** The topic, looked up again after catching up with the metadata if this broker has not seen it. */
+  private async freshTopic(name: string): Promise<TopicRecord> {
+    if (!this.metadata.current.topics[name]) await this.catchUpMetadata();
+    return this.topic(name);
   }
 
   private topic(name: string): TopicRecord {
@@ -257,8 +274,8 @@ export class Broker implements BrokerApi {
     return t;
   }
 
-  private placement(topic: string, partition: number): PartitionPlacement {
-    const t = this.topic(topic);
+  private async placement(topic: string, partition: number): Promise<PartitionPlacement> {
+    const t = await this.freshTopic(topic);
     const p = Number.isSafeInteger(partition) ? t.partitions[partition] : undefined;
     if (!p) throw new RaftlogError('PARTITION_NOT_FOUND', `topic ${topic} has no partition ${partition}`);
     return p;
@@ -287,8 +304,11 @@ export class Broker implements BrokerApi {
   // ---- produce and fetch -------------------------------------------------------------------
 
   /** The local replica of a partition, which must be its leader. */
-  private leaderReplica(topic: string, partition: number): { group: number; machine: PartitionMachine } {
-    const p = this.placement(topic, partition);
+  private async leaderReplica(
+    topic: string,
+    partition: number,
+  ): Promise<{ group: number; machine: PartitionMachine }> {
+    const p = await this.placement(topic, partition);
     const machine = this.partitions.get(p.group);
     const s = this.host.groupState(p.group);
     // Not hosted here: the preferred leader is the best guess to forward to.
@@ -305,7 +325,7 @@ export class Broker implements BrokerApi {
   ): Promise<ProduceResult> {
     if (records.length === 0)
       throw new RaftlogError('INVALID_REQUEST', 'a produce request needs at least one record');
-    const { group } = this.leaderReplica(topic, partition);
+    const { group } = await this.leaderReplica(topic, partition);
     const data = encodeRecordBatch({ records, timestamp: Date.now(), ...(producer ? { producer } : {}) });
     if (data.byteLength > this.maxEntryBytes) {
       throw new RaftlogError(
@@ -327,7 +347,7 @@ export class Broker implements BrokerApi {
   }
 
   async fetch(topic: string, partition: number, req: FetchRequest): Promise<FetchResult> {
-    const { group, machine } = this.leaderReplica(topic, partition);
+    const { group, machine } = await this.leaderReplica(topic, partition);
     // Linearizable: confirm leadership with a quorum and apply everything committed before.
     await this.host.readIndex(group);
     const maxRecords = req.maxRecords ?? DEFAULT_MAX_RECORDS;

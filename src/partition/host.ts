@@ -315,14 +315,15 @@ export class RaftHost {
 
   /**
    * A linearizable read point of group `id` (ReadIndex, Raft thesis §6.4): resolves with an index
-   * once leadership was confirmed by a quorum AND this replica applied up to it, so state read
-   * right after reflects every write acknowledged before the call.
+   * once the leader confirmed its leadership with a quorum AND this replica applied up to it, so
+   * state read right after reflects every write acknowledged before the call. On a follower the
+   * request goes to the leader through Raft and the follower waits to apply up to the answer.
    */
   readIndex(id: number): Promise<number> {
     let g: HostedGroup;
     try {
       g = this.group(id);
-      if (g.node.role !== Role.Leader) throw this.notLeader(g);
+      if (g.node.role !== Role.Leader && g.node.leader === 0) throw this.notLeader(g);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -593,8 +594,8 @@ export class RaftHost {
     // Advancing may make more ready (entries just made stable can commit): look again.
     this.dirty.add(g);
     this.settleReads(g);
-    if (rd.softState && rd.softState.role !== Role.Leader) {
-      // Reads in flight on a deposed leader would never be confirmed.
+    if (rd.softState && (rd.softState.role !== Role.Leader || rd.softState.leader !== this.nodeId)) {
+      // Reads in flight through a leader that is gone would never be confirmed.
       for (const [key, w] of g.reads) {
         g.reads.delete(key);
         w.reject(this.notLeader(g));

@@ -47,6 +47,20 @@ describe('three brokers in one process over the real transport (issue 4)', () =>
     }
   });
 
+  it('a topic created or deleted through the metadata leader is seen at once through every broker', async () => {
+    const meta = await cluster.metadataLeader();
+    for (let i = 0; i < 5; i++) {
+      await meta.createTopic({ name: `fresh-${i}`, partitions: 1, replicationFactor: 3 });
+      for (const b of cluster.running()) {
+        expect((await b.describeTopic(`fresh-${i}`)).name).toBe(`fresh-${i}`);
+      }
+      await meta.deleteTopic(`fresh-${i}`);
+      for (const b of cluster.running()) {
+        expect((await b.listTopics()).map((t) => t.name)).not.toContain(`fresh-${i}`);
+      }
+    }
+  });
+
   it('a broker that stops abruptly loses its leaderships; appends continue; on restart it catches up', async () => {
     const victim = 2;
     const led = (await cluster.broker(1).describeTopic('events')).partitions.filter(
