@@ -122,6 +122,14 @@ interface ReadRecord {
   readonly highWatermark: number;
 }
 
+/** Final reads through one broker that failed. */
+interface FailedFinals {
+  readonly count: number;
+  readonly lastError: string;
+  /** History index of the last failure. */
+  readonly lastIndex: number;
+}
+
 /** Where a value was seen: offset and the events that saw it there. */
 type Sightings = Map<number, number[]>;
 
@@ -137,7 +145,7 @@ export function check(history: readonly Op[], options: CheckOptions = {}): Verdi
     if (n <= maxPerType) anomalies.push(a);
   };
 
-  const { appends, reads, replicas, failedReads, healEnd } = pair(history);
+  const { appends, reads, replicas, failedReads, failedFinals, healEnd } = pair(history);
   const counts: Counts = {
     ok: 0,
     failed: 0,
@@ -159,6 +167,7 @@ export function check(history: readonly Op[], options: CheckOptions = {}): Verdi
   for (const a of appends.values()) partitions.add(a.partition);
   for (const r of reads) partitions.add(r.invoke.partition);
   for (const r of replicas) partitions.add(r.partition);
+  for (const p of failedFinals.keys()) partitions.add(p);
 
   const summaries: PartitionSummary[] = [];
   for (const partition of [...partitions].sort((a, b) => a - b)) {
@@ -171,6 +180,7 @@ export function check(history: readonly Op[], options: CheckOptions = {}): Verdi
       pAppends,
       pReads,
       pReplicas,
+      failedFinals.get(partition) ?? new Map(),
       healEnd,
       livenessBoundMs,
       {
@@ -201,6 +211,7 @@ function checkPartition(
   appends: readonly AppendRecord[],
   reads: readonly ReadRecord[],
   replicas: readonly ReplicaOp[],
+  finalAttempts: ReadonlyMap<number, FailedFinals>,
   healEnd: NemesisOp | undefined,
   livenessBoundMs: number,
   { report, counts }: Sink,
@@ -354,14 +365,23 @@ function checkPartition(
   if (finalHw === null) {
     report({ type: 'liveness', partition, message: 'no final read succeeded', ops: [] });
   } else {
-    const missing: number[] = [];
-    for (let o = 0; o < finalHw && missing.length < 10; o++) if (!finalLog.has(o)) missing.push(o);
-    if (missing.length > 0) {
+    // Every broker read through must have served the whole final log.
+    const brokers = new Set([...finals.map((r) => r.invoke.broker), ...finalAttempts.keys()]);
+    for (const broker of [...brokers].sort((a, b) => a - b)) {
+      const mine = finals.filter((r) => r.invoke.broker === broker);
+      const covered = new Set(mine.flatMap((r) => r.records.map(([o]) => o)));
+      const missing: number[] = [];
+      for (let o = 0; o < finalHw && missing.length < 10; o++) if (!covered.has(o)) missing.push(o);
+      if (missing.length === 0) continue;
+      const failed = finalAttempts.get(broker);
       report({
         type: 'liveness',
         partition,
-        message: `the final reads did not return offsets ${missing.join(', ')}… below the high watermark ${finalHw}`,
-        ops: finals.map((r) => r.done.index).slice(0, 5),
+        message:
+          `after healing, the final reads through broker ${broker} did not return offset${missing.length > 1 ? 's' : ''} ` +
+          `${missing.join(', ')}${missing.length === 10 ? '…' : ''} below the high watermark ${finalHw}` +
+          (failed ? ` (${failed.count} failed reads, the last: ${failed.lastError})` : ''),
+        ops: [...mine.map((r) => r.done.index).slice(0, 3), ...(failed ? [failed.lastIndex] : [])],
       });
     }
     for (const a of appends) {
@@ -548,6 +568,8 @@ function pair(history: readonly Op[]) {
   const reads: ReadRecord[] = [];
   const replicas: ReplicaOp[] = [];
   let failedReads = 0;
+  /** Failed final reads by partition, then broker. */
+  const failedFinals = new Map<number, Map<number, FailedFinals>>();
   let healEnd: NemesisOp | undefined;
   const pending = new Map<number, AppendOp | ReadOp>();
   const completed = (type: OpType) => type !== 'invoke';
@@ -592,11 +614,26 @@ function pair(history: readonly Op[]) {
         } else if (invoke.f === 'read' && op.f === 'read') {
           if (op.type === 'ok' && op.highWatermark !== undefined) {
             reads.push({ invoke, done: op, records: op.records ?? [], highWatermark: op.highWatermark });
-          } else failedReads++;
+          } else {
+            failedReads++;
+            if (invoke.final) {
+              let byBroker = failedFinals.get(invoke.partition);
+              if (!byBroker) {
+                byBroker = new Map();
+                failedFinals.set(invoke.partition, byBroker);
+              }
+              const f = byBroker.get(invoke.broker) ?? { count: 0, lastError: '', lastIndex: op.index };
+              byBroker.set(invoke.broker, {
+                count: f.count + 1,
+                lastError: op.error ?? op.type,
+                lastIndex: op.index,
+              });
+            }
+          }
         }
         break;
       }
     }
   }
-  return { appends, reads, replicas, failedReads, healEnd };
+  return { appends, reads, replicas, failedReads, failedFinals, healEnd };
 }

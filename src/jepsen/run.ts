@@ -233,29 +233,34 @@ async function finalReads(
   o: Parameters<typeof readOnce>[0],
 ): Promise<void> {
   const deadline = Date.now() + 30_000;
-  await Promise.all(
-    [...brokers.keys()].map(async (broker) => {
-      const process = 2_000_000 + broker;
-      for (let partition = 0; partition < partitions; partition++) {
-        let offset = 0;
-        while (Date.now() < deadline) {
-          const res = await readOnce(o, process, partition, broker, offset, {
-            maxRecords: 2000,
-            longPollMs: 0,
-            timeoutMs: 5000,
-            final: true,
-          });
-          if (res.type !== 'ok' || res.records === undefined || res.highWatermark === undefined) {
-            await sleep(200);
-            continue;
+  const jobs: Promise<void>[] = [];
+  for (const broker of brokers.keys()) {
+    for (let partition = 0; partition < partitions; partition++) {
+      // One process per broker and partition, so that one stuck partition holds up no other.
+      const process = 2_000_000 + broker * 1000 + partition;
+      jobs.push(
+        (async () => {
+          let offset = 0;
+          while (Date.now() < deadline) {
+            const res = await readOnce(o, process, partition, broker, offset, {
+              maxRecords: 2000,
+              longPollMs: 0,
+              timeoutMs: 5000,
+              final: true,
+            });
+            if (res.type !== 'ok' || res.records === undefined || res.highWatermark === undefined) {
+              await sleep(250);
+              continue;
+            }
+            const last = res.records[res.records.length - 1];
+            if (last !== undefined) offset = last[0] + 1;
+            if (offset >= res.highWatermark) break;
           }
-          const last = res.records[res.records.length - 1];
-          if (last !== undefined) offset = last[0] + 1;
-          if (offset >= res.highWatermark) break;
-        }
-      }
-    }),
-  );
+        })(),
+      );
+    }
+  }
+  await Promise.all(jobs);
 }
 
 function sleep(ms: number): Promise<void> {

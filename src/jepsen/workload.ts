@@ -44,7 +44,8 @@ type Outcome =
 /**
  * Classify an answer. Only answers that guarantee nothing was written are definite failures:
  * validation errors, NO_LEADER (refused before proposing, also when relayed from the leader), and
- * NOT_LEADER for a request the broker could not forward (`direct`). A forwarded request's
+ * NOT_LEADER for a request the broker could not forward (`direct`), and a refused connection
+ * (see the caller). A forwarded request's
  * NOT_LEADER may hide a forward that timed out after the leader took the write, so it, 50401
  * COMMIT_TIMEOUT, any other 5xx, resets and timeouts are indeterminate.
  */
@@ -146,7 +147,9 @@ export class Workload {
         );
         last = classifyAppend(res, broker.direct);
       } catch (err) {
-        last = { kind: 'info', error: describeError(err) };
+        // A refused connection never carried the request; anything else may have.
+        const error = describeError(err);
+        last = { kind: error === 'ECONNREFUSED' ? 'fail' : 'info', error };
       }
       if (last.kind === 'ok') break;
       if (last.kind === 'info') sawIndeterminate = true;

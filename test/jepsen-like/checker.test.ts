@@ -41,18 +41,19 @@ class H {
     t1: number,
     records: (readonly [number, string])[],
     hw: number,
-    opts: { final?: boolean; partition?: number } = {},
+    opts: { final?: boolean; partition?: number; broker?: number } = {},
   ) {
     const partition = opts.partition ?? 0;
+    const broker = opts.broker ?? 1;
     const final = opts.final ? { final: true } : {};
-    this.add({ f: 'read', type: 'invoke', process, time: t0, partition, broker: 1, offset: from, ...final });
+    this.add({ f: 'read', type: 'invoke', process, time: t0, partition, broker, offset: from, ...final });
     return this.add({
       f: 'read',
       type: 'ok',
       process,
       time: t1,
       partition,
-      broker: 1,
+      broker,
       offset: from,
       records,
       highWatermark: hw,
@@ -410,6 +411,49 @@ describe('checker', () => {
       .append(1, 'b', 13, 14, 'ok', 1)
       .read(9, 1, 20, 21, [[1, 'b']], 2, { final: true });
     expect(types(h)).toEqual(['liveness']);
+  });
+
+  it('liveness: every broker must serve the final log', () => {
+    const h = valid()
+      .add({
+        f: 'read',
+        type: 'invoke',
+        process: 12,
+        time: 91,
+        partition: 0,
+        broker: 2,
+        offset: 0,
+        final: true,
+      })
+      .add({
+        f: 'read',
+        type: 'fail',
+        process: 12,
+        time: 92,
+        partition: 0,
+        broker: 2,
+        offset: 0,
+        final: true,
+        error: '503 NOT_LEADER',
+      });
+    const v = check(h.ops);
+    expect(v.anomalies.map((a) => a.type)).toEqual(['liveness']);
+    expect(v.anomalies[0]!.message).toContain('broker 2');
+    expect(v.anomalies[0]!.message).toContain('503 NOT_LEADER');
+    // A broker that served only part of the log is just as bad.
+    const partial = valid().read(
+      13,
+      0,
+      91,
+      92,
+      [
+        [0, 'a'],
+        [1, 'b'],
+      ],
+      4,
+      { final: true, broker: 3 },
+    );
+    expect(types(partial)).toEqual(['liveness']);
   });
 
   it('keeps partitions apart', () => {
