@@ -1,3 +1,4 @@
+import { jepsenCommand } from '../jepsen/command.js';
 import { consumeCommand } from './consume.js';
 import { devCommand } from './dev.js';
 import { produceCommand } from './produce.js';
@@ -19,4 +20,5 @@ export const commands: Readonly<Record<string, Command>> = {
   produce: produceCommand,
   consume: consumeCommand,
   status: statusCommand,
+  jepsen: jepsenCommand,
 };
