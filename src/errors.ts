@@ -32,6 +32,13 @@ export const ErrorCodes = [
   'STORAGE_VERSION',
   'STORAGE_CLOSED',
   'DATA_DIR_LOCKED',
+  // Answers of the HTTP layer itself, no broker error behind them.
+  'ROUTE_NOT_FOUND',
+  'METHOD_NOT_ALLOWED',
+  'REQUEST_TIMEOUT',
+  'HEADERS_TOO_LARGE',
+  /** An unexpected failure inside a broker (a bug); details are logged, never sent. */
+  'INTERNAL_ERROR',
 ] as const;
 
 /** A stable error code; see `docs/errors.md`. */

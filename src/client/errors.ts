@@ -11,8 +11,8 @@ import { type ErrorCode, ErrorCodes, RaftlogError } from '../errors.js';
  * | what happened | `code` |
  * |---|---|
  * | an error body whose `code` is a raftlog code | that code |
- * | another 4xx error body (ROUTE_NOT_FOUND, METHOD_NOT_ALLOWED, REQUEST_TIMEOUT, HEADERS_TOO_LARGE) | `INVALID_REQUEST` |
- * | another 5xx error body (INTERNAL_ERROR), or an answer that is not an error body | `STORAGE_FAILED` (the broker is unwell) |
+ * | an error body with a code this client does not know (a newer broker): 4xx | `INVALID_REQUEST` |
+ * | the same, 5xx, or an answer that is not an error body | `INTERNAL_ERROR` |
  * | no broker could be connected to | `NO_LEADER` (retriable) |
  * | a request was sent but no answer came (timeout, connection lost) | `COMMIT_TIMEOUT` (retriable, outcome unknown) |
  */
@@ -88,7 +88,7 @@ export function errorFromAnswer(status: number, body: unknown): RaftlogClientErr
   const errorCode = Number.isSafeInteger(b.error_code) ? (b.error_code as number) : undefined;
   if (serverCode === undefined || errorCode === undefined) {
     return new RaftlogClientError(
-      'STORAGE_FAILED',
+      'INTERNAL_ERROR',
       `unexpected answer: HTTP ${status} without an error body`,
       {
         status,
@@ -103,7 +103,7 @@ export function errorFromAnswer(status: number, body: unknown): RaftlogClientErr
     ? (serverCode as ErrorCode)
     : status < 500
       ? 'INVALID_REQUEST'
-      : 'STORAGE_FAILED';
+      : 'INTERNAL_ERROR';
   const message = typeof b.message === 'string' ? b.message : serverCode;
   return new RaftlogClientError(code, message, {
     status,

@@ -1,5 +1,5 @@
-import { RaftlogError } from '../errors.js';
-import { ERROR_TABLE, type HttpErrorCode, statusOf } from './error-table.js';
+import { type ErrorCode, RaftlogError } from '../errors.js';
+import { ERROR_TABLE, statusOf } from './error-table.js';
 
 /**
  * Turning anything thrown into the error body of the contract:
@@ -9,7 +9,7 @@ import { ERROR_TABLE, type HttpErrorCode, statusOf } from './error-table.js';
 /** The body of every error answer. */
 export interface ErrorBody {
   readonly error_code: number;
-  readonly code: HttpErrorCode;
+  readonly code: ErrorCode;
   readonly message: string;
   readonly retriable: boolean;
   /** Code-specific facts, e.g. `leader_id` and `leader_url` for NOT_LEADER. */
@@ -29,7 +29,7 @@ export type BrokerUrlLookup = (id: number) => string | undefined;
 
 /** The answer for `code`, with `facts` added to the body. */
 export function errorReply(
-  code: HttpErrorCode,
+  code: ErrorCode,
   message: string,
   facts: Record<string, unknown> = {},
 ): ErrorReply {
@@ -45,7 +45,7 @@ export function errorReply(
  * Which `RaftlogError.details` become body fields, per code: `[body field, detail keys tried in
  * order]`. Only listed, non-negative integer facts are shown; nothing else of an error leaks.
  */
-const PUBLIC_FACTS: Partial<Record<HttpErrorCode, ReadonlyArray<readonly [string, ...string[]]>>> = {
+const PUBLIC_FACTS: Partial<Record<ErrorCode, ReadonlyArray<readonly [string, ...string[]]>>> = {
   NOT_LEADER: [['leader_id', 'leader', 'leader_id', 'leaderId']],
   OFFSET_OUT_OF_RANGE: [
     ['log_start_offset', 'log_start_offset', 'logStartOffset'],
@@ -69,7 +69,7 @@ function publicFacts(err: RaftlogError, brokerUrl: BrokerUrlLookup): Record<stri
 }
 
 /** Fastify's own request errors, by their `code`, as contract codes. */
-const FRAMEWORK_CODES: Readonly<Record<string, HttpErrorCode>> = {
+const FRAMEWORK_CODES: Readonly<Record<string, ErrorCode>> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_BODY_TOO_LARGE: 'RECORD_TOO_LARGE',
 };

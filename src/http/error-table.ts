@@ -1,24 +1,12 @@
 import type { ErrorCode } from '../errors.js';
 
 /**
- * The one mapping from error code to HTTP: every {@link ErrorCode} and the few codes only the
- * HTTP layer raises get a numeric `error_code` whose first three digits are the HTTP status
- * (`status = Math.trunc(error_code / 100)`) and whether retrying the same request may succeed.
- * Codes ending in `00` are HTTP-level answers that no broker error stands behind. The documented
- * table is `docs/errors.md` (a test keeps the two in step).
+ * The one mapping from error code to HTTP: every {@link ErrorCode} gets a numeric `error_code`
+ * whose first three digits are the HTTP status (`status = Math.trunc(error_code / 100)`) and
+ * whether retrying the same request may succeed. Codes ending in `00` are HTTP-level answers that
+ * no broker error stands behind. The documented table is `docs/errors.md` (a test keeps the two
+ * in step).
  */
-
-/** Codes raised only by the HTTP layer, never by the broker. */
-export const HttpOnlyCodes = [
-  'ROUTE_NOT_FOUND',
-  'METHOD_NOT_ALLOWED',
-  'REQUEST_TIMEOUT',
-  'HEADERS_TOO_LARGE',
-  'INTERNAL_ERROR',
-] as const;
-
-/** A code the HTTP API can answer with: a broker {@link ErrorCode} or an HTTP-only code. */
-export type HttpErrorCode = ErrorCode | (typeof HttpOnlyCodes)[number];
 
 /** How one code is presented over HTTP. */
 export interface HttpErrorMapping {
@@ -33,7 +21,7 @@ function entry(errorCode: number, retriable: boolean): HttpErrorMapping {
 }
 
 /** Every code, with its `error_code` and retriability. */
-export const ERROR_TABLE: Readonly<Record<HttpErrorCode, HttpErrorMapping>> = {
+export const ERROR_TABLE: Readonly<Record<ErrorCode, HttpErrorMapping>> = {
   INVALID_REQUEST: entry(40001, false),
   ROUTE_NOT_FOUND: entry(40400, false),
   TOPIC_NOT_FOUND: entry(40401, false),

@@ -1,5 +1,6 @@
+import type { ErrorCode } from '../errors.js';
 import type { ErrorBody } from './error-response.js';
-import { ERROR_TABLE, type HttpErrorCode, statusOf } from './error-table.js';
+import { ERROR_TABLE, statusOf } from './error-table.js';
 import type { ForwardedResponse } from './forwarder.js';
 import { formatOfContentType, parseBody } from './media.js';
 import type { BatchOutcome } from './produce-routing.js';
@@ -19,7 +20,7 @@ export function relayedBatchOutcome(res: ForwardedResponse): BatchOutcome {
   if (
     typeof code === 'string' &&
     Object.hasOwn(ERROR_TABLE, code) &&
-    body?.error_code === ERROR_TABLE[code as HttpErrorCode].errorCode &&
+    body?.error_code === ERROR_TABLE[code as ErrorCode].errorCode &&
     statusOf(body.error_code) === res.status
   ) {
     return { error: { status: res.status, body: body as unknown as ErrorBody, unexpected: false } };

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, RaftlogError } from '../../src/errors.js';
-import { ERROR_TABLE, HttpOnlyCodes, statusOf } from '../../src/http/error-table.js';
+import { ERROR_TABLE, statusOf } from '../../src/http/error-table.js';
 import { FakeBroker } from './fake-broker.js';
 import { call, serverPool } from './harness.js';
 
@@ -19,7 +19,7 @@ function documentedCodes(): Map<string, { errorCode: number; status: number; ret
 
 describe('the error table', () => {
   it('maps every code of src/errors.ts and the HTTP-only codes, nothing else', () => {
-    expect(Object.keys(ERROR_TABLE).sort()).toEqual([...ErrorCodes, ...HttpOnlyCodes].sort());
+    expect(Object.keys(ERROR_TABLE).sort()).toEqual([...ErrorCodes].sort());
   });
 
   it('gives five-digit error_codes whose status is an HTTP error status', () => {

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { ERROR_TABLE, type HttpErrorCode, statusOf } from '../../src/http/error-table.js';
+import type { ErrorCode } from '../../src/errors.js';
+import { ERROR_TABLE, statusOf } from '../../src/http/error-table.js';
 import { FakeBroker } from './fake-broker.js';
 import { call, decodeAnswer, type Running, serverPool } from './harness.js';
 import { type RawResponse, type RawSendOptions, rawRequest } from './raw-http.js';
@@ -351,7 +352,7 @@ function checkAnswer(req: FuzzRequest, res: RawResponse): void {
   expect(type).toMatch(/^application\/(json|vnd\.msgpack)/);
   const err = decodeAnswer(type, res.body) as Record<string, unknown>;
   expect(Object.keys(err).slice(0, 4)).toEqual(['error_code', 'code', 'message', 'retriable']);
-  const mapping = ERROR_TABLE[err.code as HttpErrorCode];
+  const mapping = ERROR_TABLE[err.code as ErrorCode];
   expect(mapping, `known code ${String(err.code)}`).toBeDefined();
   expect(err.error_code).toBe(mapping.errorCode);
   expect(err.retriable).toBe(mapping.retriable);
