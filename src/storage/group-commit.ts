@@ -1,5 +1,17 @@
 import { RaftlogError } from '../errors.js';
 
+/** How {@link GroupCommit} handles the batches of one database. */
+export interface BatchWriter<B> {
+  /** A new, empty batch to stage operations in. */
+  open(): B;
+  /** Operations staged in `batch`. */
+  count(batch: B): number;
+  /** Writes `batch` durably (synced); it is not used again. */
+  write(batch: B): Promise<void>;
+  /** Drops `batch` unwritten. */
+  discard(batch: B): void;
+}
+
 /** Callbacks around each batch, for the store's bookkeeping of what is durable. */
 export interface GroupCommitHooks {
   /** A batch holding everything staged so far is about to be written. */
@@ -25,9 +37,9 @@ function waiter(): Waiter {
 }
 
 /**
- * Group commit with fail-stop: staged operations of every caller go into one synced batch; at
- * most one batch is in flight, and commits that arrive meanwhile share the next batch. Each
- * commit resolves only after the batch holding its operations is durable.
+ * Group commit with fail-stop: operations staged by every caller go into one batch written
+ * synced; at most one batch is in flight, and commits that arrive meanwhile share the next
+ * batch. Each commit resolves only after the batch holding its operations is durable.
  *
  * A batch starts at the end of the event-loop turn in which its first commit was asked for:
  * writers woken together by one batch (every group of a node) then share the next one, rather
@@ -36,16 +48,16 @@ function waiter(): Waiter {
  * After a failed write every later commit is refused with the same `STORAGE_FAILED` error:
  * nothing is acknowledged after an I/O error, so nothing acknowledged can be lost.
  */
-export class GroupCommit<Op> {
-  readonly #write: (ops: Op[]) => Promise<void>;
+export class GroupCommit<B> {
+  readonly #writer: BatchWriter<B>;
   readonly #hooks: GroupCommitHooks;
-  #staged: Op[] = [];
+  #staged: B | undefined;
   #inflight: Promise<void> | undefined;
   #next: Waiter | undefined;
   #failure: RaftlogError | undefined;
 
-  constructor(write: (ops: Op[]) => Promise<void>, hooks: GroupCommitHooks) {
-    this.#write = write;
+  constructor(writer: BatchWriter<B>, hooks: GroupCommitHooks) {
+    this.#writer = writer;
     this.#hooks = hooks;
   }
 
@@ -54,18 +66,16 @@ export class GroupCommit<Op> {
     return this.#failure;
   }
 
-  /** Operations staged since the last batch started. */
-  get stagedCount(): number {
-    return this.#staged.length;
-  }
-
-  stage(op: Op): void {
-    this.#staged.push(op);
+  /** The batch to stage operations in (the next one to be written). */
+  staging(): B {
+    this.#staged ??= this.#writer.open();
+    return this.#staged;
   }
 
   /** Drops every staged operation (the store is closing without committing them). */
   discardStaged(): void {
-    this.#staged = [];
+    if (this.#staged !== undefined) this.#writer.discard(this.#staged);
+    this.#staged = undefined;
   }
 
   /**
@@ -76,7 +86,7 @@ export class GroupCommit<Op> {
   commit(): Promise<void> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     // Everything this caller staged is already in the batch in flight, if any.
-    if (this.#staged.length === 0) return this.#inflight ?? Promise.resolve();
+    if (this.#stagedCount() === 0) return this.#inflight ?? Promise.resolve();
     if (this.#next === undefined) {
       this.#next = waiter();
       if (this.#inflight === undefined) setImmediate(() => this.#startNext());
@@ -96,11 +106,17 @@ export class GroupCommit<Op> {
     }
   }
 
+  #stagedCount(): number {
+    return this.#staged === undefined ? 0 : this.#writer.count(this.#staged);
+  }
+
   #start(): Promise<void> {
-    const ops = this.#staged;
-    this.#staged = [];
+    const batch = this.#staged;
+    this.#staged = undefined;
     this.#hooks.batchStarted();
-    const written = new Promise<void>((resolve) => resolve(this.#write(ops))).then(
+    const written = new Promise<void>((resolve) =>
+      resolve(batch === undefined ? undefined : this.#writer.write(batch)),
+    ).then(
       () => {
         this.#inflight = undefined;
         this.#hooks.batchDurable();

@@ -41,9 +41,7 @@ import { TermIndex } from './term-index.js';
 /** The on-disk format this code writes; a store of a newer format is refused. */
 export const FORMAT_VERSION = 1;
 
-/**
- * Published on `raftlog:storage:batch` after each synced batch: `{ ops, bytes, durationMs }`.
- */
+/** Published on `raftlog:storage:batch` after each synced batch: `{ ops, durationMs }`. */
 export const batchChannel = diagnostics.channel('raftlog:storage:batch');
 
 /** Settings of a {@link LevelLogStore}. */
@@ -67,7 +65,8 @@ export interface LevelLogStoreOptions {
   readonly beforeWrite?: (ops: number) => void | Promise<void>;
 }
 
-type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+/** A LevelDB batch being staged: operations are copied into it as they are staged. */
+type StagedBatch = ReturnType<LevelDb['batch']>;
 
 /** One group's state in memory: everything but the log itself, plus the recent tail of the log. */
 class GroupState {
@@ -138,7 +137,7 @@ export class LevelLogStore implements LogStore {
   readonly #db: LevelDb;
   readonly #dir: string;
   readonly #groups = new Map<number, GroupState>();
-  readonly #commit: GroupCommit<BatchOp>;
+  readonly #commit: GroupCommit<StagedBatch>;
   readonly #catchUp: CatchUpCache;
   /** Groups with entries in their tail cache, least recently appended first. */
   readonly #tailOrder = new Map<number, GroupState>();
@@ -160,16 +159,24 @@ export class LevelLogStore implements LogStore {
     this.#catchUp = new CatchUpCache(options.catchUpCacheBytes ?? 16 * 1024 * 1024);
     this.#onEntriesLoaded = options.onEntriesLoaded;
     const beforeWrite = options.beforeWrite;
-    this.#commit = new GroupCommit<BatchOp>(
-      async (ops) => {
-        const started = performance.now();
-        if (beforeWrite !== undefined) await beforeWrite(ops.length);
-        await this.#db.batch(ops, { sync: true });
-        if (batchChannel.hasSubscribers) {
-          let bytes = 0;
-          for (const op of ops) bytes += op.key.length + (op.type === 'put' ? op.value.length : 0);
-          batchChannel.publish({ ops: ops.length, bytes, durationMs: performance.now() - started });
-        }
+    this.#commit = new GroupCommit<StagedBatch>(
+      {
+        open: () => db.batch(),
+        count: (batch) => batch.length,
+        write: async (batch) => {
+          const started = performance.now();
+          const ops = batch.length;
+          try {
+            if (beforeWrite !== undefined) await beforeWrite(ops);
+          } catch (err) {
+            await batch.close();
+            throw err;
+          }
+          await batch.write({ sync: true });
+          if (batchChannel.hasSubscribers)
+            batchChannel.publish({ ops, durationMs: performance.now() - started });
+        },
+        discard: (batch) => void batch.close(),
       },
       { batchStarted: () => this.#batchStarted(), batchDurable: () => this.#batchDurable() },
     );
@@ -248,18 +255,17 @@ export class LevelLogStore implements LogStore {
     const newLast = first.index + entries.length - 1;
     if (first.index <= g.lastIndex) {
       // Overwrite a conflicting suffix: drop what the new entries do not replace.
-      for (let i = newLast + 1; i <= g.lastIndex; i++)
-        this.#stage({ type: 'del', key: entryKey(groupId, i) });
+      for (let i = newLast + 1; i <= g.lastIndex; i++) this.#del(entryKey(groupId, i));
       for (const start of g.terms.truncateFrom(first.index)) this.#del(termRunKey(groupId, start));
       this.#catchUp.truncateFrom(groupId, first.index);
       g.generation++;
     }
     for (const e of entries) {
       const key = entryKey(groupId, e.index);
-      this.#stage({ type: 'put', key, value: encodeEntry(key, e) });
+      this.#put(key, encodeEntry(key, e));
       if (g.terms.extend(e.index, e.term)) {
         const runKey = termRunKey(groupId, e.index);
-        this.#stage({ type: 'put', key: runKey, value: encodeNumber(runKey, e.term) });
+        this.#put(runKey, encodeNumber(runKey, e.term));
       }
     }
     this.#tailBytes += g.tail.append(entries, g.lastIndex);
@@ -276,7 +282,7 @@ export class LevelLogStore implements LogStore {
     checkHardState(hardState);
     g.hardState = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
     const key = recordKey(groupId, Kind.HardState);
-    this.#stage({ type: 'put', key, value: encodeHardState(key, g.hardState) });
+    this.#put(key, encodeHardState(key, g.hardState));
   }
 
   setConfState(groupId: number, confState: ConfState): void {
@@ -318,7 +324,7 @@ export class LevelLogStore implements LogStore {
     const copy = Uint8Array.from(value);
     g.meta.set(name, copy);
     const key = metaKey(groupId, name);
-    this.#stage({ type: 'put', key, value: encodeBytes(key, copy) });
+    this.#put(key, encodeBytes(key, copy));
   }
 
   getMeta(groupId: number, name: string): Uint8Array | undefined {
@@ -479,21 +485,21 @@ export class LevelLogStore implements LogStore {
     g.snapshot = snapshot;
     g.lowestEntry = snapshot.meta.index + 1;
     const key = recordKey(g.groupId, Kind.Snapshot);
-    this.#stage({ type: 'put', key, value: encodeSnapshot(key, snapshot) });
+    this.#put(key, encodeSnapshot(key, snapshot));
   }
 
   #putConfState(g: GroupState, confState: ConfState): void {
     g.confState = confState;
     const key = recordKey(g.groupId, Kind.ConfState);
-    this.#stage({ type: 'put', key, value: encodeConfState(key, confState) });
+    this.#put(key, encodeConfState(key, confState));
   }
 
-  #stage(op: BatchOp): void {
-    this.#commit.stage(op);
+  #put(key: Buffer, value: Buffer): void {
+    this.#commit.staging().put(key, value);
   }
 
   #del(key: Buffer): void {
-    this.#commit.stage({ type: 'del', key });
+    this.#commit.staging().del(key);
   }
 
   /**
