@@ -118,7 +118,7 @@ export interface BrokerApi {
   describeTopic(name: string): Promise<TopicDescription>;
   deleteTopic(name: string): Promise<void>;
   /** Number of partitions of a topic (for routing keyed records); TOPIC_NOT_FOUND if none. */
-  partitionCount(topic: string): number;
+  partitionCount(topic: string): Promise<number>;
   /** Append records to one partition as ONE Raft entry: all or nothing. */
   produce(
     topic: string,

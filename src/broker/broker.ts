@@ -249,8 +249,8 @@ export class Broker implements BrokerApi {
     return this.describe(this.topic(name));
   }
 
-  partitionCount(topic: string): number {
-    return this.topic(topic).partitions.length;
+  async partitionCount(topic: string): Promise<number> {
+    return (await this.freshTopic(topic)).partitions.length;
   }
 
   /**

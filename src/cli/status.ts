@@ -8,41 +8,57 @@ import { formatTable } from './table.js';
 const HELP = `usage: raftlog status
 
 Print the replication state of every partition: topic, partition, leader, replicas, term,
-commit index, high watermark and replica lag. The HTTP API does not expose commit indexes and
-replica lags yet (they are in each broker's /metrics); those columns show "-".
+commit index, high watermark and replica lag (entries each replica is behind its leader; "-"
+where the leader could not be asked).
 ${CLIENT_OPTIONS_HELP}`;
 
-/**
- * One partition's row of the status table. Commit index and replica lag are not in it: the HTTP
- * API has no route exposing `BrokerApi.partitionStatus()` yet.
- */
+/** One partition's row of the status table. */
 interface StatusRow {
   readonly topic: string;
   readonly partition: number;
   readonly leader: number | null;
   readonly replicas: readonly number[];
   readonly term: number;
+  readonly commitIndex: number | null;
   readonly highWatermark: number;
+  /** Broker id → entries behind the leader; null when no leader answered. */
+  readonly replicaLag: Readonly<Record<string, number>> | null;
 }
 
 /** Shown for what the HTTP API does not tell. */
 const UNKNOWN = '-';
 
-/** The status of every partition, from a describe of every topic. */
+/** The status of every partition: placement from the topics, replication from the brokers. */
 async function collect(client: RaftlogClient): Promise<StatusRow[]> {
   const topics = await client.listTopics();
-  const described = await Promise.all(topics.map((t) => client.describeTopic(t.name)));
+  const [described, status] = await Promise.all([
+    Promise.all(topics.map((t) => client.describeTopic(t.name))),
+    client.status(),
+  ]);
+  const byPartition = new Map(status.map((s) => [`${s.topic}/${s.partition}`, s]));
   return described.flatMap((t) =>
-    t.partitions.map((p) => ({
-      topic: t.name,
-      partition: p.partition,
-      leader: p.leader,
-      replicas: p.replicas,
-      term: p.term,
-      highWatermark: p.highWatermark,
-    })),
+    t.partitions.map((p) => {
+      const s = byPartition.get(`${t.name}/${p.partition}`);
+      return {
+        topic: t.name,
+        partition: p.partition,
+        leader: s?.leader ?? p.leader,
+        replicas: p.replicas,
+        term: s?.term ?? p.term,
+        commitIndex: s?.commitIndex ?? null,
+        highWatermark: s?.highWatermark ?? p.highWatermark,
+        replicaLag: s?.replicaLag ?? null,
+      };
+    }),
   );
 }
+
+const lagText = (lag: StatusRow['replicaLag']) =>
+  lag === null
+    ? UNKNOWN
+    : Object.entries(lag)
+        .map(([id, n]) => `${id}:${n}`)
+        .join(' ');
 
 const shown = (n: number | null) => (n === null ? UNKNOWN : String(n));
 
@@ -87,9 +103,9 @@ export const statusCommand: Command = {
             shown(r.leader),
             r.replicas.join(','),
             String(r.term),
-            UNKNOWN,
+            shown(r.commitIndex),
             String(r.highWatermark),
-            UNKNOWN,
+            lagText(r.replicaLag),
           ]),
         ),
       );

@@ -1,6 +1,7 @@
 import type {
   ClusterDescription,
   FetchResult,
+  PartitionStatus,
   ProduceResult,
   ProducerTag,
   TopicDescription,
@@ -16,6 +17,7 @@ import {
   clusterFromWire,
   fetchResultFromWire,
   produceResultFromWire,
+  statusFromWire,
   topicFromWire,
   topicListFromWire,
 } from './views.js';
@@ -181,6 +183,33 @@ export class RaftlogClient {
     );
     this.#nodeUrls = new Map(cluster.nodes.map((n) => [n.id, originOf(n.url)]));
     return cluster;
+  }
+
+  /**
+   * Replication state of every partition (leader, term, commit index, high watermark, replica
+   * lag), gathered from every live broker: each reports the partitions it hosts, and the row of a
+   * partition's leader, the one that knows replica lags, is kept. Sorted by topic and partition.
+   */
+  async status(): Promise<PartitionStatus[]> {
+    const cluster = await this.cluster();
+    const rows = new Map<string, PartitionStatus>();
+    const answers = await Promise.all(
+      cluster.nodes
+        .filter((n) => n.alive && n.url !== '')
+        .map(async (n) => {
+          const body = await this.#connections
+            .call(originOf(n.url), { method: 'GET', path: '/v1/status', timeoutMs: this.#requestTimeoutMs })
+            .catch(() => undefined);
+          return { id: n.id, partitions: body === undefined ? [] : statusFromWire(body) };
+        }),
+    );
+    for (const { id, partitions } of answers) {
+      for (const p of partitions) {
+        const key = partitionKey(p.topic, p.partition);
+        if (!rows.has(key) || p.leader === id) rows.set(key, p);
+      }
+    }
+    return [...rows.values()].sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
   }
 
   /**

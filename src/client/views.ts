@@ -3,6 +3,7 @@ import type {
   FetchedRecord,
   FetchResult,
   PartitionDescription,
+  PartitionStatus,
   ProduceResult,
   TopicDescription,
   TopicSummary,
@@ -57,6 +58,19 @@ export function clusterFromWire(c: Wire): ClusterDescription {
 }
 
 /** `POST /v1/topics/{topic}/partitions/{p}/records`. */
+/** `GET /v1/status` of one broker. */
+export function statusFromWire(body: Wire): PartitionStatus[] {
+  return (body.partitions as Wire[]).map((p) => ({
+    topic: p.topic,
+    partition: p.partition,
+    leader: p.leader,
+    term: p.term,
+    commitIndex: p.commit_index,
+    highWatermark: p.high_watermark,
+    ...(p.replica_lag ? { replicaLag: p.replica_lag } : {}),
+  }));
+}
+
 export function produceResultFromWire(r: Wire): ProduceResult {
   return {
     partition: r.partition,

@@ -17,6 +17,7 @@ export type Operation =
   | 'produce_partition'
   | 'fetch'
   | 'cluster'
+  | 'status'
   | 'healthz'
   | 'readyz'
   | 'metrics'

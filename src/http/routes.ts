@@ -26,7 +26,7 @@ import {
   MAX_INT32,
   parseCount,
 } from './validate.js';
-import { clusterView, fetchView, produceResultView, topicListView, topicView } from './views.js';
+import { clusterView, fetchView, produceResultView, statusView, topicListView, topicView } from './views.js';
 
 /**
  * The routes of issue 5's contract, as data: method, path, operation (the metrics label) and a
@@ -113,10 +113,10 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
   }
 
   /** Topic and partition from the path; PARTITION_NOT_FOUND beyond the topic's partitions. */
-  function partitionParams(req: FastifyRequest): { topic: string; partition: number } {
+  async function partitionParams(req: FastifyRequest): Promise<{ topic: string; partition: number }> {
     const topic = topicParam(req);
     const partition = parseCount('partition', (req.params as Params).partition ?? '');
-    const count = broker.partitionCount(topic);
+    const count = await broker.partitionCount(topic);
     if (partition >= count) {
       throw new RaftlogError(
         'PARTITION_NOT_FOUND',
@@ -214,7 +214,7 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
           partitioner = new DefaultPartitioner();
           partitioners.set(topic, partitioner);
         }
-        const batches = groupByPartition(topic, entries, broker.partitionCount(topic), partitioner);
+        const batches = groupByPartition(topic, entries, await broker.partitionCount(topic), partitioner);
         const outcomes = await Promise.all(batches.map((batch) => produceBatch(req, topic, batch)));
         return offsetsInRequestOrder(batches, outcomes);
       },
@@ -225,7 +225,7 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
       operation: 'produce_partition',
       async handle(req) {
         checkQuery(req.query, []);
-        const { topic, partition } = partitionParams(req);
+        const { topic, partition } = await partitionParams(req);
         const { entries, producer } = parseProduceBody(bodyOf(req), {
           maxRecordBytes: ctx.maxRecordBytes,
           allowProducer: true,
@@ -264,7 +264,7 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
             ? {}
             : { timeoutMs: parseCount('timeout_ms', q.timeout_ms, { max: MAX_FETCH_TIMEOUT_MS }) }),
         };
-        const { topic, partition } = partitionParams(req);
+        const { topic, partition } = await partitionParams(req);
         const result = await broker.fetch(topic, partition, fetchReq);
         const body = fetchView(result, format, encoding);
         metrics.countRecords('fetched', result.records.length);
@@ -281,6 +281,15 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
       operation: 'cluster',
       async handle() {
         return { status: 200, body: clusterView(broker.cluster()) };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/v1/status',
+      operation: 'status',
+      async handle(req) {
+        checkQuery(req.query, []);
+        return { status: 200, body: statusView(broker.partitionStatus()) };
       },
     },
     {

@@ -2,6 +2,7 @@ import type {
   ClusterDescription,
   FetchResult,
   PartitionDescription,
+  PartitionStatus,
   ProduceResult,
   TopicDescription,
   TopicSummary,
@@ -49,6 +50,21 @@ export function clusterView(c: ClusterDescription) {
     cluster_id: c.clusterId,
     nodes: c.nodes.map((n) => ({ id: n.id, url: n.url, alive: n.alive })),
     metadata_leader: c.metadataLeader,
+  };
+}
+
+/** `GET /v1/status`: replication state of the partitions the answering broker hosts. */
+export function statusView(partitions: readonly PartitionStatus[]) {
+  return {
+    partitions: partitions.map((p) => ({
+      topic: p.topic,
+      partition: p.partition,
+      leader: p.leader,
+      term: p.term,
+      commit_index: p.commitIndex,
+      high_watermark: p.highWatermark,
+      ...(p.replicaLag ? { replica_lag: p.replicaLag } : {}),
+    })),
   };
 }
 

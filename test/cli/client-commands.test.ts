@@ -109,8 +109,8 @@ describe('raftlog topic, produce, consume and status (the built CLI against a br
     expect(status.code).toBe(0);
     const rows = status.stdout.split('\n').filter((l) => l.startsWith('watched'));
     expect(rows.map((r) => r.split(/ +/))).toEqual([
-      ['watched', '0', '1', '1', expect.stringMatching(/^\d+$/), '-', '0', '-'],
-      ['watched', '1', '1', '1', expect.stringMatching(/^\d+$/), '-', '1', '-'],
+      ['watched', '0', '1', '1', expect.stringMatching(/^\d+$/), expect.stringMatching(/^\d+$/), '0', '1:0'],
+      ['watched', '1', '1', '1', expect.stringMatching(/^\d+$/), expect.stringMatching(/^\d+$/), '1', '1:0'],
     ]);
     expect(status.stdout).toMatch(
       /^TOPIC +PARTITION +LEADER +REPLICAS +TERM +COMMIT_INDEX +HIGH_WATERMARK +REPLICA_LAG/m,

@@ -109,7 +109,7 @@ export class FakeBroker implements BrokerApi {
     this.#topics.delete(name);
   }
 
-  partitionCount(topic: string): number {
+  async partitionCount(topic: string): Promise<number> {
     return this.#topic(topic).logs.length;
   }
 

@@ -155,6 +155,20 @@ describe('cluster and health', () => {
     });
   });
 
+  it('GET /v1/status lists the replication state of the partitions this broker hosts', async () => {
+    const broker = new FakeBroker(7);
+    const { url } = await start(broker);
+    await broker.createTopic({ name: 's', partitions: 2, replicationFactor: 1 });
+    const res = await call(url, 'GET', '/v1/status');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      partitions: [
+        { topic: 's', partition: 0, leader: 7, term: 3, commit_index: 1, high_watermark: 0 },
+        { topic: 's', partition: 1, leader: 7, term: 3, commit_index: 1, high_watermark: 0 },
+      ],
+    });
+  });
+
   it('/healthz is 200; /readyz is 200 when ready and 503 NO_LEADER when not', async () => {
     const { url, broker } = await start();
     expect((await call(url, 'GET', '/healthz')).status).toBe(200);
