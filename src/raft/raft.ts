@@ -217,10 +217,19 @@ export class Raft {
 
   // ---- elections ---------------------------------------------------------------------------
 
-  /** Whether this node may become leader: a voter, with no snapshot waiting to be persisted. */
+  /**
+   * Whether this node may become leader: a voter, with no snapshot waiting to be persisted. A node
+   * removed from the configuration may also run while its log reaches past its commit index: it
+   * may hold entries no voter has (a removed leader deposed before handing over), and voters that
+   * have not applied its removal need its vote, which it refuses them while their logs are behind.
+   * It then leads as a non-member until a voter holds its whole log (see stepDownAfterRemoval).
+   */
   private promotable(): boolean {
+    if (this.log.pendingSnapshot() !== undefined) return false;
     const pr = this.trk.progress.get(this.id);
-    return pr !== undefined && !pr.isLearner && this.log.pendingSnapshot() === undefined;
+    if (pr === undefined)
+      return this.trk.voterNodes().length > 0 && this.log.lastIndex() > this.log.committed;
+    return !pr.isLearner;
   }
 
   hup(kind: CampaignKind): void {
