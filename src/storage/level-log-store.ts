@@ -9,6 +9,7 @@ import { entryKey, FORMAT_KEY, groupLowerBound, Kind, metaKey, recordKey, termRu
 import { type LevelDb, type RecoveredGroup, recoverGroups } from './level-recovery.js';
 import {
   checkAppendStart,
+  checkAppendTerm,
   checkCompaction,
   checkConfState,
   checkEntries,
@@ -251,7 +252,8 @@ export class LevelLogStore implements LogStore {
     checkEntries(entries);
     if (entries.length === 0) return;
     const first = entries[0]!;
-    checkAppendStart(groupId, first, g.snapshot.meta.index, g.lastIndex, () => g.termAt(first.index - 1));
+    checkAppendStart(groupId, first, g.snapshot.meta.index, g.lastIndex);
+    checkAppendTerm(groupId, first, g.termAt(first.index - 1));
     const newLast = first.index + entries.length - 1;
     if (first.index <= g.lastIndex) {
       // Overwrite a conflicting suffix: drop what the new entries do not replace.

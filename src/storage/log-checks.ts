@@ -54,16 +54,12 @@ export function checkEntries(entries: readonly Entry[]): void {
   }
 }
 
-/**
- * Checks where an append may start: above the snapshot, at most one past the last entry, and with
- * a term not below the entry it follows.
- */
+/** Checks where an append may start: above the snapshot and at most one past the last entry. */
 export function checkAppendStart(
   groupId: number,
   first: Entry,
   snapshotIndex: number,
   lastIndex: number,
-  termBefore: () => number,
 ): void {
   if (first.index <= snapshotIndex) {
     throw new RaftlogError(
@@ -81,7 +77,11 @@ export function checkAppendStart(
       { details: { groupId, index: first.index, lastIndex } },
     );
   }
-  if (first.term < termBefore()) {
+}
+
+/** Checks that an append (whose start passed {@link checkAppendStart}) does not lower the term. */
+export function checkAppendTerm(groupId: number, first: Entry, termBefore: number): void {
+  if (first.term < termBefore) {
     throw invalid(`group ${groupId}: entry ${first.index} has a term below its predecessor's`, {
       groupId,
       index: first.index,

@@ -2,6 +2,7 @@ import { RaftlogError } from '../errors.js';
 import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js';
 import {
   checkAppendStart,
+  checkAppendTerm,
   checkCompaction,
   checkConfState,
   checkEntries,
@@ -114,7 +115,8 @@ export class MemoryLogStore implements LogStore {
     const g = this.#read(groupId);
     const first = entries[0]!;
     const snapIndex = g.snapshot.meta.index;
-    checkAppendStart(groupId, first, snapIndex, lastIndexOf(g), () => termOf(g, first.index - 1));
+    checkAppendStart(groupId, first, snapIndex, lastIndexOf(g));
+    checkAppendTerm(groupId, first, termOf(g, first.index - 1));
     const copy = [...entries];
     this.#stage(groupId, (s) => {
       s.entries.length = first.index - snapIndex - 1;

@@ -102,6 +102,7 @@ export class TailCache {
   }
 
   #dropFrom(position: number): void {
+    if (position >= this.#entries.length) return;
     for (let i = position; i < this.#entries.length; i++) this.#bytes -= this.#entries[i]!.data.length;
     this.#entries.length = position;
   }
