@@ -55,7 +55,7 @@ export function classifyAppend(res: HttpAnswer, direct: boolean): Outcome {
     return { kind: 'ok', offset: body.base_offset, duplicate: body.duplicate === true };
   }
   const code = typeof body.code === 'string' ? body.code : `HTTP ${res.status}`;
-  const error = `${res.status} ${code}`;
+  const error = errorText(res);
   if (res.status >= 400 && res.status < 500 && res.status !== 408) return { kind: 'fail', error };
   if (code === 'NO_LEADER') return { kind: 'fail', error };
   if (code === 'NOT_LEADER' && direct) return { kind: 'fail', error };
@@ -210,6 +210,14 @@ export class Workload {
   }
 }
 
+/** `503 NOT_LEADER (leader 2)`: status, code and the leader an error names, for the history. */
+function errorText(res: HttpAnswer): string {
+  const body = res.body ?? {};
+  const code = typeof body.code === 'string' ? body.code : 'no error body';
+  const leader = Number.isSafeInteger(body.leader_id) ? ` (leader ${body.leader_id})` : '';
+  return `${res.status} ${code}${leader}`;
+}
+
 /** Options of one fetch. */
 export interface ReadOptions {
   readonly maxRecords: number;
@@ -261,7 +269,7 @@ export async function readOnce(
         error: 'OFFSET_OUT_OF_RANGE',
       });
     }
-    return o.recorder.record<ReadOp>({ ...base, type: 'fail', error: `${res.status} ${body.code ?? ''}` });
+    return o.recorder.record<ReadOp>({ ...base, type: 'fail', error: errorText(res) });
   } catch (err) {
     return o.recorder.record<ReadOp>({ ...base, type: 'info', error: describeError(err) });
   }
