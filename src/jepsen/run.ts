@@ -47,7 +47,7 @@ export interface RunOptions {
   readonly recoverySeconds?: number;
   /** Keep the brokers' data directories even when the run passes (default false). */
   readonly keepData?: boolean;
-  /** The brokers' `--log-level` (default `warn`). */
+  /** The brokers' `--log-level` (default `info`: a few lines per election, start and stop). */
   readonly brokerLogLevel?: string;
   /** Progress lines (default: none). */
   readonly log?: (line: string) => void;
@@ -83,13 +83,19 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
   const rng = new Rng(o.seed);
   const recorder = new HistoryRecorder();
   const dispatcher = clientAgent();
-  const cluster = await Cluster.start({
-    nodes,
-    brokerMain: o.brokerMain,
-    dir: join(dir, 'cluster'),
-    rng: rng.fork(),
-    ...(o.brokerLogLevel === undefined ? {} : { logLevel: o.brokerLogLevel }),
-  });
+  let cluster: Cluster;
+  try {
+    cluster = await Cluster.start({
+      nodes,
+      brokerMain: o.brokerMain,
+      dir: join(dir, 'cluster'),
+      rng: rng.fork(),
+      logLevel: o.brokerLogLevel ?? 'info',
+    });
+  } catch (err) {
+    await dispatcher.close();
+    throw new Error(`could not start the cluster (run directory kept: ${dir})`, { cause: err });
+  }
   const urls = new Map(cluster.ids.map((id) => [id, cluster.url(id)]));
   const leaders = new LeaderView(urls, TOPIC, dispatcher, rng.fork());
   const expectedExits = new Map<number, number>();
@@ -156,6 +162,8 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
         });
       }
     }
+  } catch (err) {
+    throw new Error(`the run failed (run directory kept: ${dir}): ${String(err)}`, { cause: err });
   } finally {
     if (!stopped) await cluster.destroy();
     await leaders.stop();
