@@ -35,7 +35,16 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startProcessCluster(nodes: number, logLevel = 'warn'): Promise<ProcessCluster> {
+export interface ProcessClusterOptions {
+  /** Extra flags for each broker's `node` (e.g. `--cpu-prof`, `--cpu-prof-dir=DIR`). */
+  readonly nodeArgs?: readonly string[];
+}
+
+export async function startProcessCluster(
+  nodes: number,
+  logLevel = 'warn',
+  options: ProcessClusterOptions = {},
+): Promise<ProcessCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'raftlog-bench-'));
   const ids = Array.from({ length: nodes }, (_, i) => i + 1);
   const clientPorts = await Promise.all(ids.map(() => freePort()));
@@ -45,6 +54,7 @@ export async function startProcessCluster(nodes: number, logLevel = 'warn'): Pro
     spawn(
       process.execPath,
       [
+        ...(options.nodeArgs ?? []),
         CLI,
         'start',
         '--id',
