@@ -1,5 +1,6 @@
 import type { Entry } from '../raft/types.js';
 import { countWithinBytes } from './log-checks.js';
+import { memoryOf } from './tail-cache.js';
 
 /**
  * A small cache of older entries loaded from disk for the Raft core (a follower catching up),
@@ -40,7 +41,7 @@ export class CatchUpCache {
   put(groupId: number, entries: Entry[]): void {
     this.drop(groupId);
     let bytes = 0;
-    for (const e of entries) bytes += e.data.length;
+    for (const e of entries) bytes += memoryOf(e);
     this.#runs.set(groupId, { entries, bytes });
     this.#bytes += bytes;
     for (const [id, run] of this.#runs) {

@@ -47,7 +47,10 @@ export const batchChannel = diagnostics.channel('raftlog:storage:batch');
 
 /** Settings of a {@link LevelLogStore}. */
 export interface LevelLogStoreOptions {
-  /** Most bytes of recent entries kept in memory per group. Default 4 MiB. */
+  /**
+   * Most bytes of recent entries kept in memory per group (each entry counted as its data plus
+   * its object's overhead). Default 4 MiB.
+   */
   readonly tailCacheBytesPerGroup?: number;
   /** Most bytes of recent entries kept in memory for all groups together. Default 256 MiB. */
   readonly tailCacheBytes?: number;

@@ -1,6 +1,14 @@
 import type { Entry } from '../raft/types.js';
 import { countWithinBytes } from './log-checks.js';
 
+/** Bytes an entry holds in memory beyond its data (the object and its slot), roughly. */
+const ENTRY_OVERHEAD = 96;
+
+/** What a cached entry costs in memory, as cache budgets count it. */
+export function memoryOf(e: Entry): number {
+  return e.data.length + ENTRY_OVERHEAD;
+}
+
 /**
  * The most recent entries of one group, contiguous and ending at the log's last index, so the
  * Raft core's reads of the tail (replication, applying) are served from memory. Old entries are
@@ -50,13 +58,13 @@ export class TailCache {
     }
     for (const e of entries) {
       this.#entries.push(e);
-      this.#bytes += e.data.length;
+      this.#bytes += memoryOf(e);
     }
     return this.#bytes - before;
   }
 
   /**
-   * Evicts entries from the front while the cache holds more than `maxBytes`, keeping every entry
+   * Evicts entries from the front while the cache holds more than `maxBytes` (of memory), keeping every entry
    * at or after `keepFrom`. Returns the bytes freed.
    */
   evict(maxBytes: number, keepFrom: number, lastIndex: number): number {
@@ -65,7 +73,7 @@ export class TailCache {
     let count = 0;
     let bytes = this.#bytes;
     while (bytes > maxBytes && this.#head + count < this.#entries.length && index < keepFrom) {
-      bytes -= this.#entries[this.#head + count]!.data.length;
+      bytes -= memoryOf(this.#entries[this.#head + count]!);
       count++;
       index++;
     }
@@ -90,7 +98,7 @@ export class TailCache {
   }
 
   #dropFront(count: number): void {
-    for (let i = 0; i < count; i++) this.#bytes -= this.#entries[this.#head + i]!.data.length;
+    for (let i = 0; i < count; i++) this.#bytes -= memoryOf(this.#entries[this.#head + i]!);
     this.#head += count;
     if (this.#head === this.#entries.length) {
       this.#entries = [];
@@ -103,7 +111,7 @@ export class TailCache {
 
   #dropFrom(position: number): void {
     if (position >= this.#entries.length) return;
-    for (let i = position; i < this.#entries.length; i++) this.#bytes -= this.#entries[i]!.data.length;
+    for (let i = position; i < this.#entries.length; i++) this.#bytes -= memoryOf(this.#entries[i]!);
     this.#entries.length = position;
   }
 }

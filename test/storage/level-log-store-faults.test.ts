@@ -187,11 +187,12 @@ describe('LevelLogStore: write failures (disk full, I/O error) stop the store', 
 
 describe('LevelLogStore: caches', () => {
   it('never evicts entries that are not yet durable from the tail cache', async () => {
-    const store = await openStore({ tailCacheBytesPerGroup: 100, tailCacheBytes: 1000 });
+    // 40-byte entries cost 136 bytes each in memory: two fit in a group's budget.
+    const store = await openStore({ tailCacheBytesPerGroup: 300, tailCacheBytes: 3000 });
     store.append(1, entries(1, 50, 1, 40));
     store.append(2, entries(1, 50, 1, 40));
-    // 2 KB per group staged against budgets of 100 bytes per group and 1000 in all: still
-    // served from memory, synchronously.
+    // 50 entries per group staged against budgets of two per group and 22 in all: still served
+    // from memory, synchronously.
     expect(store.group(1).entries(1, 51, 1 << 20)).toEqual(entries(1, 50, 1, 40));
     expect(store.group(2).entries(1, 51, 1 << 20)).toEqual(entries(1, 50, 1, 40));
     await store.commit();
