@@ -356,7 +356,7 @@ describe('checker', () => {
       ),
     ).toContain('replica-divergence');
     const longer = valid()
-      .append(8, 'z', 91, 92, 'info')
+      .append(8, 'z', 91, 92, 'ok', 4)
       .replica(3, [
         [0, 'a'],
         [1, 'b'],
@@ -365,6 +365,25 @@ describe('checker', () => {
         [4, 'z'],
       ]);
     expect(types(longer)).toContain('replica-divergence');
+    // An indeterminate append may commit after the final reads.
+    const late = valid()
+      .append(8, 'z', 91, 92, 'info')
+      .replica(3, [
+        [0, 'a'],
+        [1, 'b'],
+        [2, 'c'],
+        [3, 'e'],
+        [4, 'z'],
+      ]);
+    expect(check(late.ops).valid).toBe(true);
+    const lateFailed = valid().replica(3, [
+      [0, 'a'],
+      [1, 'b'],
+      [2, 'c'],
+      [3, 'e'],
+      [4, 'd'],
+    ]);
+    expect(types(lateFailed)).toContain('replica-divergence');
     // A replica that is behind but agrees is fine.
     expect(
       check(
