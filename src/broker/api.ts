@@ -9,6 +9,8 @@
  * otherwise); the front end may forward the request to `brokerUrl(leader)`.
  */
 
+import type { GroupApi } from './groups-api.js';
+
 /** One record to append. Keys and values are bytes; headers are ordered (name, bytes) pairs. */
 export interface ProduceRecord {
   readonly key?: Uint8Array;
@@ -135,4 +137,6 @@ export interface BrokerApi {
   isReady(): boolean;
   /** Client URL of a broker, for forwarding; undefined if unknown. */
   brokerUrl(id: number): string | undefined;
+  /** Consumer groups (issue 8); absent on brokers that do not coordinate groups. */
+  readonly groups?: GroupApi;
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { RaftlogError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
-import { type HostTiming, RaftHost } from '../partition/host.js';
+import { type GroupStateMachine, type HostTiming, RaftHost } from '../partition/host.js';
 import { LocalTransport } from '../partition/local-transport.js';
 import type { PeerTransport } from '../partition/transport.js';
 import { type Entry, Role } from '../raft/types.js';
@@ -33,6 +33,7 @@ import type {
   TopicDescription,
   TopicSummary,
 } from './api.js';
+import { GROUPS_TOPIC, GroupCoordinator } from './groups.js';
 
 /** Kafka's rule for topic names. */
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
@@ -80,6 +81,8 @@ export class Broker implements BrokerApi {
   readonly host: RaftHost;
   private readonly metadata: MetadataStateMachine;
   private readonly partitions = new Map<number, PartitionMachine>();
+  /** Consumer groups: the partitions of the internal topic `__consumer_groups` hosted here. */
+  readonly groups: GroupCoordinator;
   private readonly initialBrokers: readonly number[];
   private readonly peerAddress: string;
   private clientUrl: string;
@@ -116,6 +119,17 @@ export class Broker implements BrokerApi {
         if (this.readyWaiters.length > 0 && this.isReady()) for (const w of this.readyWaiters.splice(0)) w();
       },
     });
+    this.groups = new GroupCoordinator({
+      id: o.id,
+      host: this.host,
+      store: o.store,
+      logger: this.log,
+      metadata: () => this.metadata.current,
+      catchUpMetadata: () => this.catchUpMetadata(),
+      brokerIds: () => this.brokerIds(),
+      highWatermark: (topic, partition) => this.localPartition(topic, partition)?.state.highWatermark,
+      logStartOffset: (topic, partition) => this.localPartition(topic, partition)?.state.logStartOffset,
+    });
     this.metadata = new MetadataStateMachine(o.store, (state) => this.reconcile(state));
     this.host.addGroup(METADATA_GROUP, this.metadata, {
       voters: this.initialBrokers,
@@ -138,13 +152,19 @@ export class Broker implements BrokerApi {
   private reconcile(state: MetadataState): void {
     if (this.closed) return;
     const wanted = new Map<number, PartitionPlacement>();
+    const coordinators = new Set(state.topics[GROUPS_TOPIC]?.partitions.map((p) => p.group));
     for (const topic of Object.values(state.topics)) {
       for (const p of topic.partitions) if (p.replicas.includes(this.id)) wanted.set(p.group, p);
     }
     for (const [group, placement] of wanted) {
-      if (this.partitions.has(group)) continue;
-      const machine = new PartitionMachine(this.store, group);
-      this.partitions.set(group, machine);
+      if (this.partitions.has(group) || this.groups.hosts(group)) continue;
+      let machine: GroupStateMachine;
+      if (coordinators.has(group)) machine = this.groups.addMachine(group);
+      else {
+        const partition = new PartitionMachine(this.store, group);
+        this.partitions.set(group, partition);
+        machine = partition;
+      }
       this.host.addGroup(group, machine, {
         voters: placement.replicas,
         campaignIfNew: placement.replicas[0] === this.id,
@@ -156,6 +176,17 @@ export class Broker implements BrokerApi {
       this.host.removeGroup(group, true);
       machine.wakeReaders();
     }
+    for (const group of this.groups.hostedGroups()) {
+      if (wanted.has(group)) continue;
+      this.groups.removeMachine(group);
+      this.host.removeGroup(group, true);
+    }
+  }
+
+  /** The local replica of a partition (not of the internal groups topic), if hosted here. */
+  private localPartition(topic: string, partition: number): PartitionMachine | undefined {
+    const p = this.metadata.current.topics[topic]?.partitions[partition];
+    return p === undefined ? undefined : this.partitions.get(p.group);
   }
 
   /** Register this broker's addresses, and give a new cluster its id, until the metadata shows them. */
@@ -193,6 +224,7 @@ export class Broker implements BrokerApi {
   }
 
   async createTopic(req: CreateTopicRequest): Promise<TopicDescription> {
+    if (req.name === GROUPS_TOPIC) throw new RaftlogError('INVALID_REQUEST', `${GROUPS_TOPIC} is internal`);
     if (!TOPIC_NAME.test(req.name)) {
       throw new RaftlogError('INVALID_REQUEST', 'topic names are 1 to 249 characters of [a-zA-Z0-9._-]');
     }
@@ -228,6 +260,7 @@ export class Broker implements BrokerApi {
   }
 
   async deleteTopic(name: string): Promise<void> {
+    if (name === GROUPS_TOPIC) throw new RaftlogError('INVALID_REQUEST', `${GROUPS_TOPIC} is internal`);
     await this.freshTopic(name);
     this.requireMetadataLeader();
     const result = await this.host.propose(
@@ -240,6 +273,7 @@ export class Broker implements BrokerApi {
   async listTopics(): Promise<TopicSummary[]> {
     await this.catchUpMetadata();
     return Object.values(this.metadata.current.topics)
+      .filter((t) => t.name !== GROUPS_TOPIC)
       .map((t) => ({ name: t.name, partitions: t.partitions.length, replicationFactor: t.replicationFactor }))
       .sort((a, b) => a.name.localeCompare(b.name));
   }
@@ -308,6 +342,7 @@ export class Broker implements BrokerApi {
     topic: string,
     partition: number,
   ): Promise<{ group: number; machine: PartitionMachine }> {
+    if (topic === GROUPS_TOPIC) throw new RaftlogError('INVALID_REQUEST', `${GROUPS_TOPIC} is internal`);
     const p = await this.placement(topic, partition);
     const machine = this.partitions.get(p.group);
     const s = this.host.groupState(p.group);
@@ -474,7 +509,7 @@ export class Broker implements BrokerApi {
 
   isReady(): boolean {
     if (this.host.failed) return false;
-    for (const group of [METADATA_GROUP, ...this.partitions.keys()]) {
+    for (const group of [METADATA_GROUP, ...this.partitions.keys(), ...this.groups.hostedGroups()]) {
       if ((this.host.groupState(group)?.leader ?? 0) === 0) return false;
     }
     return true;
@@ -511,6 +546,7 @@ export class Broker implements BrokerApi {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.housekeeping);
+    this.groups.close();
     for (const machine of this.partitions.values()) machine.wakeReaders();
     await this.host.close();
     await this.transport.close();

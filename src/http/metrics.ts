@@ -21,6 +21,13 @@ export type Operation =
   | 'healthz'
   | 'readyz'
   | 'metrics'
+  | 'list_groups'
+  | 'describe_group'
+  | 'join_group'
+  | 'heartbeat'
+  | 'leave_group'
+  | 'commit_offsets'
+  | 'group_offsets'
   | 'unmatched';
 
 const PARTITION_GAUGES: ReadonlyArray<readonly [string, string, (s: PartitionStatus) => number]> = [
@@ -97,6 +104,17 @@ export class HttpMetrics {
         },
       });
     }
+    new Gauge({
+      name: 'raftlog_group_lag',
+      help: 'Records a consumer group has yet to commit: high watermark minus committed offset (on the group coordinator)',
+      labelNames: ['group', 'topic', 'partition'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of broker.groups?.lagRows() ?? [])
+          this.set({ group: r.group, topic: r.topic, partition: r.partition }, r.lag);
+      },
+    });
   }
 
   /** One answered request. */

@@ -6,6 +6,7 @@ import { checkEncoding } from './byte-strings.js';
 import { type BrokerUrlLookup, replyForError } from './error-response.js';
 import { FORWARDED_HEADER, type Forwarder } from './forwarder.js';
 import { forwardTarget } from './forwarding.js';
+import { buildGroupRoutes } from './group-routes.js';
 import { MSGPACK_TYPE, type ParsedBody, serialize, type WireFormat } from './media.js';
 import type { HttpMetrics, Operation } from './metrics.js';
 import { parseProduceBody } from './produce-body.js';
@@ -48,7 +49,7 @@ export type Answer =
 
 /** One route of the API. */
 export interface RouteDef {
-  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Path pattern in the router's syntax (`:name` segments). */
   readonly url: string;
   readonly operation: Operation;
@@ -322,6 +323,7 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
         };
       },
     },
+    ...buildGroupRoutes(ctx),
   ];
 }
 
