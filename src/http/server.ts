@@ -79,8 +79,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const forwardTimeoutMs = options.forwardTimeoutMs ?? DEFAULTS.forwardTimeoutMs;
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs;
   const metrics = new HttpMetrics(broker, options.registry);
-  const forwarder = new Forwarder(broker.id, forwardTimeoutMs);
   const brokerUrl = (id: number) => broker.brokerUrl(id);
+  const forwarder = new Forwarder(broker.id, forwardTimeoutMs, brokerUrl);
 
   const app = Fastify({
     logger: false,

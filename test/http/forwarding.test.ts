@@ -95,6 +95,25 @@ describe('leader forwarding', () => {
     ).toBeUndefined();
   });
 
+  it('follows once to the leader that the forwarded-to broker names (a broker hosting no replica guesses)', async () => {
+    const { follower, leader } = await twoBrokers();
+    const actual = await start(new FakeBroker(3));
+    for (const { broker } of [follower, leader, actual]) {
+      broker.urls.set(1, follower.url);
+      broker.urls.set(2, leader.url);
+      broker.urls.set(3, actual.url);
+    }
+    await actual.broker.createTopic({ name: 't', partitions: 2, replicationFactor: 2 });
+    follower.broker.fault = notLeader(2);
+    leader.broker.fault = notLeader(3);
+    const res = await call(follower.url, 'POST', '/v1/topics/t/partitions/1/records', {
+      json: { records: [{ value: 'a' }] },
+    });
+    expect(res.status).toBe(200);
+    expect(actual.broker.produces.map((p) => p.partition)).toEqual([1]);
+    expect(leader.broker.produces).toEqual([]);
+  });
+
   it('does not forward a request that a client marked as forwarded', async () => {
     const { follower, leader } = await twoBrokers();
     follower.broker.fault = notLeader(2);
