@@ -7,10 +7,13 @@ import type {
   TopicDescription,
   TopicSummary,
 } from '../broker/api.js';
+import type { GroupDescription, GroupSummary } from '../broker/groups-api.js';
 import { isErrorCode, RaftlogError } from '../errors.js';
 import { type BackoffOptions, backoffDelay, sleep } from './backoff.js';
 import { type BrokerRequest, Connections } from './connections.js';
 import { RaftlogClientError, wasNotSent } from './errors.js';
+import { GroupConsumer, type GroupConsumerOptions } from './group-consumer.js';
+import { describeGroup, listGroups } from './groups.js';
 import { type ClientRecord, checkRecord, toWireRecord } from './records.js';
 import { checkCount, checkTopic } from './validate.js';
 import {
@@ -272,6 +275,36 @@ export class RaftlogClient {
     return fetchResultFromWire(answer);
   }
 
+  /**
+   * A consumer in group `options.group`: joins, heartbeats, reads the partitions the group gives
+   * it from their committed offsets and commits what it processed (see {@link GroupConsumer}).
+   */
+  consumer(options: GroupConsumerOptions): GroupConsumer {
+    return new GroupConsumer(this, options);
+  }
+
+  /** Every consumer group, with its generation and number of members. */
+  listGroups(): Promise<GroupSummary[]> {
+    return listGroups(this);
+  }
+
+  /** A consumer group's members, assignment, committed offsets and lag; GROUP_NOT_FOUND if none. */
+  describeGroup(group: string): Promise<GroupDescription> {
+    return describeGroup(this, group);
+  }
+
+  /**
+   * One request to any broker (which forwards it where it belongs), repeated as {@link RaftlogClient}
+   * describes, at most `retries` times (default: the client's). For the consumer-group calls.
+   */
+  request(
+    req: Omit<BrokerRequest, 'timeoutMs'> & { timeoutMs?: number },
+    repeat: 'idempotent' | 'only-if-not-done',
+    retries?: number,
+  ): Promise<unknown> {
+    return this.#send(undefined, req, repeat, retries);
+  }
+
   /** Close the connections (requests in flight finish first). */
   close(): Promise<void> {
     return this.#connections.close();
@@ -285,6 +318,7 @@ export class RaftlogClient {
     target: { topic: string; partition: number } | undefined,
     req: Omit<BrokerRequest, 'timeoutMs'> & { timeoutMs?: number },
     repeat: Repeat,
+    retries = this.#retries,
   ): Promise<unknown> {
     const key = target === undefined ? undefined : partitionKey(target.topic, target.partition);
     const full: BrokerRequest = { ...req, timeoutMs: req.timeoutMs ?? this.#requestTimeoutMs };
@@ -293,7 +327,7 @@ export class RaftlogClient {
       try {
         return await this.#connections.call(origin, full);
       } catch (err) {
-        if (!(err instanceof RaftlogClientError) || attempt > this.#retries) throw err;
+        if (!(err instanceof RaftlogClientError) || attempt > retries) throw err;
         const leaderUrl = this.#direct && isErrorCode(err, 'NOT_LEADER') ? err.facts.leader_url : undefined;
         if (leaderUrl !== undefined && originOf(leaderUrl) !== origin) {
           origin = originOf(leaderUrl);

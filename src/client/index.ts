@@ -22,6 +22,14 @@ export type {
   TopicDescription,
   TopicSummary,
 } from '../broker/api.js';
+export type {
+  GroupDescription,
+  GroupMemberDescription,
+  GroupOffset,
+  GroupPartitionDescription,
+  GroupSummary,
+  TopicAssignment,
+} from '../broker/groups-api.js';
 export { type ErrorCode, isErrorCode, RaftlogError } from '../errors.js';
 export type { BackoffOptions } from './backoff.js';
 export {
@@ -32,5 +40,6 @@ export {
 } from './client.js';
 export { type ConsumedRecord, Consumer, type ConsumerOptions, type StartOffset } from './consumer.js';
 export { type ClientErrorInit, type ErrorFacts, RaftlogClientError } from './errors.js';
+export { GroupConsumer, type GroupConsumerOptions, type TopicPartition } from './group-consumer.js';
 export { Producer, type ProducerOptions, type ProducerRecord, type RecordMetadata } from './producer.js';
 export type { ClientRecord } from './records.js';
