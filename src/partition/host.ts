@@ -233,9 +233,11 @@ export class RaftHost {
     if (!g) return;
     this.groups.delete(id);
     this.dirty.delete(g);
-    const gone = new RaftlogError('NOT_LEADER', `group ${id} is no longer hosted on broker ${this.nodeId}`);
-    for (const w of g.proposals.values()) w.reject(gone);
-    for (const w of g.reads.values()) w.reject(gone);
+    const gone = `group ${id} is no longer hosted on broker ${this.nodeId}`;
+    // A write in flight may still commit elsewhere: its outcome is unknown, not a refusal.
+    for (const w of g.proposals.values())
+      w.reject(new RaftlogError('COMMIT_TIMEOUT', `${gone}; the outcome is unknown`));
+    for (const w of g.reads.values()) w.reject(new RaftlogError('NOT_LEADER', gone));
     if (dropData) {
       this.store.dropGroup(id);
       this.unsyncedApply = true;
@@ -656,9 +658,14 @@ export class RaftHost {
     this.ticker = undefined;
     await this.whenIdle();
     this.closed = true;
+    // Writes in flight may still commit through the other replicas: their outcome is unknown.
+    const unknown = new RaftlogError(
+      'COMMIT_TIMEOUT',
+      'this broker is shutting down; the outcome is unknown',
+    );
     const closing = new RaftlogError('NOT_LEADER', 'this broker is shutting down');
     for (const g of this.groups.values()) {
-      for (const w of g.proposals.values()) w.reject(closing);
+      for (const w of g.proposals.values()) w.reject(unknown);
       for (const w of g.reads.values()) w.reject(closing);
     }
     this.groups.clear();

@@ -39,11 +39,14 @@ interface Member {
 /** N brokers in this process, over the real TCP transport on loopback, each with its own store. */
 export class InProcessCluster {
   readonly members = new Map<number, Member>();
-  private constructor(readonly ids: number[]) {}
+  private constructor(
+    readonly ids: number[],
+    private readonly timing: typeof TEST_TIMING,
+  ) {}
 
-  static async start(n: number): Promise<InProcessCluster> {
+  static async start(n: number, timing = TEST_TIMING): Promise<InProcessCluster> {
     const ids = Array.from({ length: n }, (_, i) => i + 1);
-    const cluster = new InProcessCluster(ids);
+    const cluster = new InProcessCluster(ids, timing);
     for (const id of ids) {
       const dir = await mkdtemp(join(tmpdir(), `raftlog-cluster-${id}-`));
       cluster.members.set(id, { broker: undefined, transport: undefined, dir, peerAddress: '127.0.0.1:0' });
@@ -75,7 +78,7 @@ export class InProcessCluster {
       initialBrokers: this.ids,
       peerAddress: m.peerAddress,
       clientUrl: `http://broker-${id}.invalid`,
-      timing: TEST_TIMING,
+      timing: this.timing,
       requestTimeoutMs: 5000,
     });
   }
