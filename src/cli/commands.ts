@@ -1,6 +1,7 @@
 import { jepsenCommand } from '../jepsen/command.js';
 import { consumeCommand } from './consume.js';
 import { devCommand } from './dev.js';
+import { groupsCommand } from './groups.js';
 import { produceCommand } from './produce.js';
 import { startCommand } from './start.js';
 import { statusCommand } from './status.js';
@@ -19,6 +20,7 @@ export const commands: Readonly<Record<string, Command>> = {
   topic: topicCommand,
   produce: produceCommand,
   consume: consumeCommand,
+  groups: groupsCommand,
   status: statusCommand,
   jepsen: jepsenCommand,
 };

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { type ConsumedRecord, Consumer, type StartOffset } from '../client/index.js';
+import { RaftlogError } from '../errors.js';
 import {
   CLIENT_OPTIONS,
   CLIENT_OPTIONS_HELP,
@@ -11,6 +12,7 @@ import {
 import type { Command } from './commands.js';
 
 const HELP = `usage: raftlog consume TOPIC [--partition P] [--offset N|earliest|latest] [--follow]
+       raftlog consume TOPIC --group G [--follow]
 
 Print the committed records of a topic, one per line: "PARTITION OFFSET KEY VALUE" (KEY is "-"
 when there is none; keys and values shown as UTF-8 text), or JSON lines with --json. Without
@@ -19,6 +21,9 @@ when there is none; keys and values shown as UTF-8 text), or JSON lines with --j
   --partition P             read only partition P               [every partition]
   --offset N|earliest|latest   where to start                   [earliest]
   --follow                  keep waiting for new records
+  --group G                 read as a member of consumer group G: only the partitions the
+                            group assigns, from its committed offsets, committing what was
+                            printed (not with --partition or --offset)
 ${CLIENT_OPTIONS_HELP}`;
 
 const utf8 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
@@ -44,6 +49,30 @@ function parseOffset(value: string): StartOffset {
   return value === 'earliest' || value === 'latest' ? value : parseIntFlag('--offset', value);
 }
 
+/** `--group`: consume as a member of a consumer group until the end (or Ctrl-C with --follow), then leave. */
+function consumeInGroup(
+  url: string,
+  topic: string,
+  group: string,
+  follow: boolean,
+  json: boolean,
+): Promise<number> {
+  return withClient(url, async (client) => {
+    const consumer = client.consumer({ group, topics: [topic], untilEnd: !follow });
+    const stop = () => void consumer.close();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      for await (const record of consumer) print(record, json);
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      await consumer.close();
+    }
+    return 0;
+  });
+}
+
 export const consumeCommand: Command = {
   summary: 'print the records of a topic',
   async run(args) {
@@ -54,6 +83,7 @@ export const consumeCommand: Command = {
         partition: { type: 'string' },
         offset: { type: 'string', default: 'earliest' },
         follow: { type: 'boolean', default: false },
+        group: { type: 'string' },
       },
       allowPositionals: true,
       strict: true,
@@ -63,6 +93,15 @@ export const consumeCommand: Command = {
       return 0;
     }
     const topic = onePositional(positionals, 'topic');
+    if (values.group !== undefined) {
+      if (values.partition !== undefined || args.some((a) => a === '--offset' || a.startsWith('--offset='))) {
+        throw new RaftlogError(
+          'INVALID_REQUEST',
+          '--group reads from the committed offsets: no --partition or --offset',
+        );
+      }
+      return consumeInGroup(values.url, topic, values.group, values.follow, values.json);
+    }
     const offset = parseOffset(values.offset);
     const partition =
       values.partition === undefined ? undefined : parseIntFlag('--partition', values.partition);

@@ -36,6 +36,11 @@ export interface GroupConsumerOptions {
   readonly maxBytes?: number;
   /** How long one long poll waits at the end of a partition. Default 2000 ms. */
   readonly pollTimeoutMs?: number;
+  /**
+   * End the iteration once every assigned partition has been read up to its high watermark
+   * (as of its last fetch), instead of waiting for new records. Default false.
+   */
+  readonly untilEnd?: boolean;
   /** Called (and awaited) when partitions are taken away, before any record of the new assignment. */
   readonly onRevoked?: (partitions: readonly TopicPartition[]) => void | Promise<void>;
   /** Called (and awaited) when partitions are given to this member, before their first record. */
@@ -186,6 +191,10 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     if (this.#iterating) throw new RaftlogError('INVALID_REQUEST', 'this consumer is already being iterated');
     this.#iterating = true;
     const polls = new Map<string, Promise<Poll>>();
+    /** With `untilEnd`: partitions read up to their high watermark. */
+    const ended = new Set<string>();
+    const allEnded = () =>
+      this.#options.untilEnd === true && [...this.#active.keys()].every((k) => ended.has(k));
     const poll = (a: Active) => {
       const o = this.#options;
       polls.set(
@@ -194,7 +203,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
           .fetch(a.tp.topic, a.tp.partition, {
             offset: a.position,
             signal: a.abort.signal,
-            timeoutMs: o.pollTimeoutMs ?? 2000,
+            timeoutMs: o.untilEnd ? 0 : (o.pollTimeoutMs ?? 2000),
             ...(o.maxRecords === undefined ? {} : { maxRecords: o.maxRecords }),
             ...(o.maxBytes === undefined ? {} : { maxBytes: o.maxBytes }),
           })
@@ -215,10 +224,12 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
         if (this.#closed) return;
         if (!this.#inStep()) {
           await this.#rebalance();
-          for (const [k, a] of this.#active) if (!polls.has(k)) poll(a);
+          for (const k of ended) if (!this.#active.has(k)) ended.delete(k);
+          for (const [k, a] of this.#active) if (!polls.has(k) && !ended.has(k)) poll(a);
           for (const k of polls.keys()) if (!this.#active.has(k)) polls.delete(k);
           continue;
         }
+        if (allEnded()) return;
         const changed = this.#changed.then(() => undefined);
         const answer = await Promise.race([changed, ...polls.values()]);
         if (answer === undefined) continue;
@@ -242,7 +253,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
         }
         if (this.#active.get(answer.key) !== a || this.#closed) continue;
         if (answer.result.records.length === 0) a.position = answer.result.nextOffset;
-        poll(a);
+        if (this.#options.untilEnd && a.position >= answer.result.highWatermark) ended.add(answer.key);
+        else poll(a);
       }
     } finally {
       for (const a of this.#active.values()) {
