@@ -22,7 +22,7 @@ import { emptyStats, type SimStats } from './stats.js';
 const ELECTION_TICK = 10;
 
 /** Bounds of the liveness phase, in ticks. */
-export const LIVENESS = {
+const LIVENESS = {
   /** After healing, a leader that every member follows must emerge within this many ticks... */
   electionTicks: 40 * ELECTION_TICK,
   /** ...and stay so this long (longer than any election timeout, so every timer was reset). */
@@ -326,6 +326,9 @@ export class SimCluster {
       case 'crash':
         this.node(e.node).armCrash(e.at);
         return;
+      case 'crashLeader':
+        this.currentLeader()?.armCrash(e.at);
+        return;
       case 'restart': {
         const down = this.nodes.filter((n) => !n.live);
         if (down.length > 0) this.restart(down[e.pick % down.length]!);
@@ -413,7 +416,7 @@ export class SimCluster {
  * The membership change `op` proposes against the proposer's membership `cs`, choosing its
  * subject among `ids` with `pick`; undefined when `op` has no subject there.
  */
-export function membershipChange(
+function membershipChange(
   cs: ConfState,
   ids: readonly number[],
   op: MembershipOp,

@@ -50,6 +50,9 @@ export type SimEvent =
   | { readonly kind: 'partition'; readonly sides: number }
   | { readonly kind: 'heal' }
   | { readonly kind: 'crash'; readonly node: number; readonly at: CrashPoint }
+  /** Crash whichever node leads the highest term now (faults aimed where they hurt most). */
+  | { readonly kind: 'crashLeader'; readonly at: CrashPoint }
+
   /** Restart one of the nodes that are down, chosen by `pick`. */
   | { readonly kind: 'restart'; readonly pick: number }
   /** `size` picks a small, medium or large payload (to exercise the message size limits). */
@@ -118,6 +121,13 @@ export function eventArbitrary(nodes: number): fc.Arbitrary<SimEvent> {
       arbitrary: fc.record({
         kind: fc.constant('crash' as const),
         node,
+        at: fc.constantFrom(...CrashPoints),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('crashLeader' as const),
         at: fc.constantFrom(...CrashPoints),
       }),
     },
