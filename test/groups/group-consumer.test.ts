@@ -170,8 +170,11 @@ describe('consumer groups on a real cluster', () => {
     }
     // No skip after the kill: the survivors read the dead member's partitions from its last commit.
     const survivors = new Received();
-    for (const m of perMember.slice(1))
-      m.byPartition.forEach((s, p) => s.forEach((o) => survivors.byPartition[p]!.add(o)));
+    for (const m of perMember.slice(1)) {
+      m.byPartition.forEach((s, p) => {
+        for (const o of s) survivors.byPartition[p]!.add(o);
+      });
+    }
     for (const p of doomedPartitions) {
       const from = committedAtKill.get(p) ?? 0;
       const missing = Array.from({ length: highWatermarks[p]! - from }, (_, i) => from + i).filter(
