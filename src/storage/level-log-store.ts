@@ -5,6 +5,8 @@ import { RaftlogError } from '../errors.js';
 import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js';
 import { CatchUpCache } from './catch-up-cache.js';
 import { GroupCommit } from './group-commit.js';
+import { GroupState, NO_GROUP } from './group-state.js';
+import { LevelGroupLog } from './level-group-log.js';
 import { entryKey, FORMAT_KEY, groupLowerBound, Kind, metaKey, recordKey, termRunKey } from './level-keys.js';
 import { type LevelDb, type RecoveredGroup, recoverGroups } from './level-recovery.js';
 import {
@@ -19,11 +21,7 @@ import {
   checkRange,
   checkSnapshot,
   checkSnapshotNewer,
-  checkTermIndex,
   countWithinBytes,
-  EMPTY_CONF_STATE,
-  EMPTY_HARD_STATE,
-  EMPTY_SNAPSHOT,
 } from './log-checks.js';
 import type { GroupLog, LogStore } from './log-store.js';
 import {
@@ -36,8 +34,6 @@ import {
   encodeNumber,
   encodeSnapshot,
 } from './record-codec.js';
-import { TailCache } from './tail-cache.js';
-import { TermIndex } from './term-index.js';
 
 /** The on-disk format this code writes; a store of a newer format is refused. */
 export const FORMAT_VERSION = 1;
@@ -71,50 +67,6 @@ export interface LevelLogStoreOptions {
 
 /** A LevelDB batch being staged: operations are copied into it as they are staged. */
 type StagedBatch = ReturnType<LevelDb['batch']>;
-
-/** One group's state in memory: everything but the log itself, plus the recent tail of the log. */
-class GroupState {
-  snapshot: Snapshot = EMPTY_SNAPSHOT;
-  hardState: HardState = EMPTY_HARD_STATE;
-  confState: ConfState = EMPTY_CONF_STATE;
-  readonly meta = new Map<string, Uint8Array>();
-  lastIndex = 0;
-  readonly terms = new TermIndex();
-  readonly tail = new TailCache();
-  /** Lowest index written in the batch being staged / the batch in flight (not yet durable). */
-  stagedFrom = Number.POSITIVE_INFINITY;
-  inflightFrom = Number.POSITIVE_INFINITY;
-  /** Bumped whenever entries are overwritten or dropped, so a background load in flight is discarded. */
-  generation = 0;
-  loading = false;
-  damage: RaftlogError | undefined;
-  /** Keys found by recovery for a damaged group, so `dropGroup` removes them all. */
-  damagedKeys: Buffer[] = [];
-  /** Lowest index that may have an entry on disk (recovery may find entries below the snapshot). */
-  lowestEntry = 1;
-  readonly groupId: number;
-
-  constructor(groupId: number) {
-    this.groupId = groupId;
-  }
-
-  get firstIndex(): number {
-    return this.snapshot.meta.index + 1;
-  }
-
-  /** Lowest index the tail cache must keep: entries not yet durable are found only there. */
-  get keepFrom(): number {
-    return Math.min(this.stagedFrom, this.inflightFrom);
-  }
-
-  /** Term of `index`, which must be in `firstIndex - 1 .. lastIndex`. */
-  termAt(index: number): number {
-    return index === this.snapshot.meta.index ? this.snapshot.meta.term : this.terms.termAt(index);
-  }
-}
-
-/** A group no write has created: what reads of an unknown group see. Never written to. */
-const NO_GROUP = new GroupState(0);
 
 function lockedDirectory(err: unknown): boolean {
   for (let e = err; e instanceof Error; e = e.cause) {
@@ -371,8 +323,8 @@ export class LevelLogStore implements LogStore {
     // snapshot taken when it is created, also now).
     const fromTail = hi > tailFirst ? g.tail.read(tailFirst, hi, maxBytes, g.lastIndex) : [];
     const fromDisk = await this.#scan(g, lo, Math.min(hi, tailFirst), maxBytes);
-    const all = fromDisk.length === Math.min(hi, tailFirst) - lo ? fromDisk.concat(fromTail) : fromDisk;
-    return all.slice(0, countWithinBytes(all, 0, all.length, maxBytes));
+    const reachedTail = fromDisk.length === Math.min(hi, tailFirst) - lo;
+    return joinWithin(fromDisk, reachedTail ? fromTail : [], maxBytes);
   }
 
   /**
@@ -411,29 +363,11 @@ export class LevelLogStore implements LogStore {
       return undefined;
     }
     if (loaded.length < diskHi - lo || hi <= tailFirst) return loaded;
-    const all = loaded.concat(g.tail.read(tailFirst, hi, maxBytes, g.lastIndex));
-    return all.slice(0, countWithinBytes(all, 0, all.length, maxBytes));
+    return joinWithin(loaded, g.tail.read(tailFirst, hi, maxBytes, g.lastIndex), maxBytes);
   }
 
   #restore(recovered: Map<number, RecoveredGroup>): void {
-    for (const [groupId, r] of recovered) {
-      const g = new GroupState(groupId);
-      this.#groups.set(groupId, g);
-      if (r.snapshot !== undefined) g.snapshot = r.snapshot;
-      if (r.hardState !== undefined) g.hardState = r.hardState;
-      if (r.confState !== undefined) g.confState = r.confState;
-      for (const [name, value] of r.meta) g.meta.set(name, value);
-      for (const [start, term] of r.termRuns) g.terms.addRun(start, term);
-      g.lastIndex = r.lastEntry?.index ?? g.snapshot.meta.index;
-      g.lowestEntry = Math.min(r.firstEntry?.index ?? g.firstIndex, g.firstIndex);
-      const damage = r.damage ?? inconsistency(g, r);
-      if (damage !== undefined) {
-        g.damagedKeys = r.keys;
-        g.damage = new RaftlogError('STORAGE_CORRUPT', `group ${groupId} is damaged: ${damage}`, {
-          details: { groupId },
-        });
-      }
-    }
+    for (const [groupId, r] of recovered) this.#groups.set(groupId, GroupState.recovered(groupId, r));
   }
 
   #batchStarted(): void {
@@ -589,25 +523,14 @@ export class LevelLogStore implements LogStore {
   }
 }
 
-function closedError(): RaftlogError {
-  return new RaftlogError('STORAGE_CLOSED', 'the log store is closed');
+/** Entries from disk, followed by the cached tail that continues them, cut at `maxBytes`. */
+function joinWithin(fromDisk: Entry[], fromTail: Entry[], maxBytes: number): Entry[] {
+  const all = fromDisk.concat(fromTail);
+  return all.slice(0, countWithinBytes(all, 0, all.length, maxBytes));
 }
 
-/** Why a recovered group's records disagree with each other, if they do. */
-function inconsistency(g: GroupState, r: RecoveredGroup): string | undefined {
-  if (r.firstEntry === undefined || r.lastEntry === undefined) return undefined;
-  if (r.firstEntry.index !== g.firstIndex) {
-    return `log starts at ${r.firstEntry.index}, snapshot is at ${g.snapshot.meta.index}`;
-  }
-  const runs = g.terms.runs();
-  if (runs.length === 0 || runs[0]![0] > r.firstEntry.index) return 'term index does not cover the log';
-  if (
-    g.terms.termAt(r.firstEntry.index) !== r.firstEntry.term ||
-    g.terms.termAt(r.lastEntry.index) !== r.lastEntry.term
-  ) {
-    return 'term index disagrees with the log';
-  }
-  return undefined;
+function closedError(): RaftlogError {
+  return new RaftlogError('STORAGE_CLOSED', 'the log store is closed');
 }
 
 async function checkFormat(db: LevelDb, location: string): Promise<void> {
@@ -630,52 +553,5 @@ async function checkFormat(db: LevelDb, location: string): Promise<void> {
       `data directory ${location} has format version ${version}; this raftlog reads version ${FORMAT_VERSION}`,
       { details: { dir: location, version, supported: FORMAT_VERSION } },
     );
-  }
-}
-
-type CachedEntries = (
-  g: GroupState,
-  lo: number,
-  hi: number,
-  maxBytes: number,
-) => readonly Entry[] | undefined;
-
-/** The Raft core's view of one group of a {@link LevelLogStore}. */
-class LevelGroupLog implements GroupLog {
-  readonly groupId: number;
-  readonly #state: () => GroupState;
-  readonly #entries: CachedEntries;
-
-  constructor(groupId: number, state: () => GroupState, entries: CachedEntries) {
-    this.groupId = groupId;
-    this.#state = state;
-    this.#entries = entries;
-  }
-
-  initialState(): { hardState: HardState; confState: ConfState } {
-    const g = this.#state();
-    return { hardState: g.hardState, confState: g.confState };
-  }
-
-  entries(lo: number, hi: number, maxBytes: number): readonly Entry[] | undefined {
-    return this.#entries(this.#state(), lo, hi, maxBytes);
-  }
-
-  term(index: number): number {
-    const g = this.#state();
-    checkTermIndex(this.groupId, index, g.firstIndex, g.lastIndex);
-    return g.termAt(index);
-  }
-
-  firstIndex(): number {
-    return this.#state().firstIndex;
-  }
-
-  lastIndex(): number {
-    return this.#state().lastIndex;
-  }
-
-  snapshot(): Snapshot {
-    return this.#state().snapshot;
   }
 }
