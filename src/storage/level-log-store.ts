@@ -98,6 +98,8 @@ export class LevelLogStore implements LogStore {
   /** Groups with entries in their tail cache, least recently appended first. */
   readonly #tailOrder = new Map<number, GroupState>();
   #tailBytes = 0;
+  /** Set when all tails together are over budget with nothing durable left to evict. */
+  #nothingEvictable = false;
   #stagedGroups = new Set<GroupState>();
   #inflightGroups = new Set<GroupState>();
   #closed = false;
@@ -385,6 +387,7 @@ export class LevelLogStore implements LogStore {
       this.#evictGroup(g);
     }
     this.#inflightGroups = new Set();
+    this.#nothingEvictable = false;
     this.#evictGlobal();
   }
 
@@ -400,12 +403,14 @@ export class LevelLogStore implements LogStore {
 
   /** Keeps all tails together within their budget, emptying the least recently appended first. */
   #evictGlobal(): void {
-    if (this.#tailBytes <= this.#maxTail) return;
+    if (this.#tailBytes <= this.#maxTail || this.#nothingEvictable) return;
     for (const [id, g] of this.#tailOrder) {
       this.#tailBytes -= g.tail.evict(0, g.keepFrom, g.lastIndex);
       if (g.tail.length === 0) this.#tailOrder.delete(id);
       if (this.#tailBytes <= this.#maxTail) return;
     }
+    // Over budget with writes not yet durable: no use trying again before the next batch lands.
+    this.#nothingEvictable = true;
   }
 
   #dropPrefix(g: GroupState, snapshot: Snapshot): void {
