@@ -9,7 +9,7 @@ import { LevelLogStore } from '../../src/storage/level-log-store.js';
 import { buildChild, type ChildBuild } from './child-build.js';
 import { CRASH_GROUPS, crashEntry, mulberry32 } from './crash-pattern.js';
 
-const RUNS = Number(process.env.RAFTLOG_CRASH_RUNS ?? 30);
+const RUNS = Number(process.env.RAFTLOG_CRASH_RUNS ?? 24);
 const SEED = Number(process.env.RAFTLOG_CRASH_SEED ?? Math.floor(Math.random() * 0x7fff_ffff));
 
 let build: ChildBuild;
