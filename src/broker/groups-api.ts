@@ -89,6 +89,13 @@ export interface GroupLagRow {
   readonly lag: number;
 }
 
+/** {@link GroupApi.listGroups}'s answer. */
+export interface GroupListing {
+  readonly groups: readonly GroupSummary[];
+  /** Partitions of the internal topic (by index) not hosted here, with their replicas. */
+  readonly elsewhere: ReadonlyArray<{ readonly coordinator: number; readonly replicas: readonly number[] }>;
+}
+
 export const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
 export const MIN_SESSION_TIMEOUT_MS = 100;
 export const MAX_SESSION_TIMEOUT_MS = 3_600_000;
@@ -103,7 +110,11 @@ export interface GroupApi {
   commitOffsets(group: string, req: CommitOffsetsRequest): Promise<void>;
   /** Committed offsets with their lag. */
   groupOffsets(group: string): Promise<GroupOffset[]>;
-  listGroups(): Promise<GroupSummary[]>;
+  /**
+   * The groups of the coordinator partitions hosted here (all, or the `coordinators` given), and
+   * the coordinators hosted elsewhere with their replicas (the front end asks them).
+   */
+  listGroups(coordinators?: readonly number[]): Promise<GroupListing>;
   describeGroup(group: string): Promise<GroupDescription>;
   /** Lag of the groups this broker coordinates (leads), for `/metrics`; synchronous. */
   lagRows(): GroupLagRow[];

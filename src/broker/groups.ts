@@ -30,6 +30,7 @@ import {
   type GroupApi,
   type GroupDescription,
   type GroupLagRow,
+  type GroupListing,
   type GroupOffset,
   type GroupPartitionDescription,
   type GroupSummary,
@@ -277,25 +278,36 @@ export class GroupCoordinator implements GroupApi {
   }
 
   /**
-   * Every group of the coordinator partitions hosted here (each read after a ReadIndex round,
-   * so followers answer as fresh as the leader). Partitions without a leader are left out.
+   * The groups of every coordinator partition hosted here (or of the `coordinators` given: indexes
+   * of partitions of {@link GROUPS_TOPIC}), each read after a ReadIndex round so followers answer
+   * as fresh as leaders; the coordinators hosted elsewhere are named with their replicas, for the
+   * front end to ask them. NO_LEADER when a hosted coordinator cannot be read.
    */
-  async listGroups(): Promise<GroupSummary[]> {
+  async listGroups(coordinators?: readonly number[]): Promise<GroupListing> {
     await this.#b.catchUpMetadata();
-    const out: GroupSummary[] = [];
+    const topic = this.#b.metadata().topics[GROUPS_TOPIC];
+    if (topic === undefined) return { groups: [], elsewhere: [] };
+    const wanted =
+      coordinators === undefined ? topic.partitions : coordinators.map((i) => topic.partitions[i]);
+    const groups: GroupSummary[] = [];
+    const elsewhere: Array<{ coordinator: number; replicas: readonly number[] }> = [];
     await Promise.all(
-      [...this.#machines].map(async ([raftGroup, machine]) => {
-        try {
-          await this.#b.host.readIndex(raftGroup);
-        } catch {
+      wanted.map(async (p) => {
+        if (p === undefined) throw invalid(`${GROUPS_TOPIC} has ${topic.partitions.length} partitions`);
+        const machine = this.#machines.get(p.group);
+        if (machine === undefined) {
+          elsewhere.push({ coordinator: p.partition, replicas: p.replicas });
           return;
         }
+        await this.#b.host.readIndex(p.group);
         for (const g of machine.state.groups()) {
-          out.push({ group: g.name, generation: g.generation, members: g.members.size });
+          groups.push({ group: g.name, generation: g.generation, members: g.members.size });
         }
       }),
     );
-    return out.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
+    groups.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
+    elsewhere.sort((a, b) => a.coordinator - b.coordinator);
+    return { groups, elsewhere };
   }
 
   lagRows(): GroupLagRow[] {
@@ -448,7 +460,7 @@ export class GroupCoordinator implements GroupApi {
             this.#housekeep(
               raftGroup,
               `expire\0${key}`,
-              { op: 'expire', group: g.name, memberId: m.id },
+              async () => ({ op: 'expire', group: g.name, memberId: m.id }),
               () => sessions.seen.delete(key),
             );
           }
@@ -456,30 +468,40 @@ export class GroupCoordinator implements GroupApi {
         if (g.members.size === 0) continue;
         const counts = this.#partitionCounts([...g.partitionCounts.keys()]);
         if (counts.some(([t, c]) => g.partitionCounts.get(t) !== c)) {
-          this.#housekeep(raftGroup, `topics\0${g.name}`, {
-            op: 'topics',
-            group: g.name,
-            partitionCounts: counts,
+          this.#housekeep(raftGroup, `topics\0${g.name}`, async () => {
+            // This broker's metadata may lag (a new leader catching up): look again once it is
+            // fresh, so that a topic is never taken away only because it was not seen yet.
+            await this.#b.catchUpMetadata();
+            const fresh = machine.state.group(g.name);
+            if (fresh === undefined || fresh.members.size === 0) return undefined;
+            const now = this.#partitionCounts([...fresh.partitionCounts.keys()]);
+            const changed = now.some(([t, c]) => fresh.partitionCounts.get(t) !== c);
+            return changed ? { op: 'topics', group: g.name, partitionCounts: now } : undefined;
           });
         }
       }
     }
   }
 
-  #housekeep(raftGroup: number, key: string, cmd: GroupCommand, done?: () => void): void {
+  /** Propose the command `build` makes (if any), once at a time per `key`; failures are retried by the next sweep. */
+  #housekeep(
+    raftGroup: number,
+    key: string,
+    build: () => Promise<GroupCommand | undefined>,
+    done?: () => void,
+  ): void {
     if (this.#pending.has(key)) return;
     this.#pending.add(key);
-    this.#b.host
-      .propose(raftGroup, encodeGroupCommand(cmd))
-      .then(
-        (result) => {
-          if (!(result instanceof RaftlogError)) {
-            this.#log.info({ group: cmd.group, op: cmd.op }, 'consumer group housekeeping');
-            done?.();
-          }
-        },
-        () => {},
-      )
+    build()
+      .then(async (cmd) => {
+        if (cmd === undefined || this.#closed) return;
+        const result = await this.#b.host.propose(raftGroup, encodeGroupCommand(cmd));
+        if (!(result instanceof RaftlogError)) {
+          this.#log.info({ group: cmd.group, op: cmd.op }, 'consumer group housekeeping');
+          done?.();
+        }
+      })
+      .catch(() => {})
       .finally(() => this.#pending.delete(key));
   }
 }

@@ -10,9 +10,10 @@ import type {
 } from '../broker/groups-api.js';
 import { MAX_SESSION_TIMEOUT_MS, MIN_SESSION_TIMEOUT_MS } from '../broker/groups-api.js';
 import { RaftlogError } from '../errors.js';
-import type { ParsedBody } from './media.js';
+import { FORWARDED_HEADER } from './forwarder.js';
+import { JSON_TYPE, type ParsedBody } from './media.js';
 import type { RouteContext, RouteDef } from './routes.js';
-import { checkCount, checkObject, checkQuery, checkTopicName, invalid } from './validate.js';
+import { checkCount, checkObject, checkQuery, checkTopicName, invalid, parseCount } from './validate.js';
 
 /**
  * The consumer-group routes of issue 8. Requests about one group are served by its coordinator's
@@ -151,14 +152,51 @@ export function buildGroupRoutes(ctx: RouteContext): RouteDef[] {
       throw new RaftlogError('ROUTE_NOT_FOUND', 'this broker does not serve consumer groups');
     return g;
   };
+  /** The groups of one coordinator hosted on other brokers: its replicas are asked in turn. */
+  async function askElsewhere(coordinator: number, replicas: readonly number[]): Promise<GroupSummary[]> {
+    for (const id of replicas) {
+      const url = id === ctx.broker.id ? undefined : ctx.brokerUrl(id);
+      if (url === undefined) continue;
+      try {
+        const res = await ctx.forwarder.forward({
+          baseUrl: url,
+          method: 'GET',
+          pathAndQuery: `/v1/groups?coordinators=${coordinator}`,
+          accept: JSON_TYPE,
+        });
+        if (res.status !== 200) continue;
+        const body = JSON.parse(res.body.toString('utf8')) as { groups: GroupSummary[] };
+        ctx.metrics.countForward('list_groups', 'ok');
+        return body.groups.map((g) => ({ group: g.group, generation: g.generation, members: g.members }));
+      } catch {
+        ctx.metrics.countForward('list_groups', 'failed');
+      }
+    }
+    throw new RaftlogError('NO_LEADER', `no replica of group coordinator ${coordinator} answered`);
+  }
+
   return [
     {
       method: 'GET',
       url: '/v1/groups',
       operation: 'list_groups',
       async handle(req) {
-        checkQuery(req.query, []);
-        return { status: 200, body: groupListView(await groups().listGroups()) };
+        // `coordinators` (internal): list only these partitions of the internal topic.
+        const q = checkQuery(req.query, ['coordinators']);
+        const only = q.coordinators?.split(',').map((c) => parseCount('coordinators', c, { max: 100_000 }));
+        const listing = await groups().listGroups(only);
+        const all = [...listing.groups];
+        if (listing.elsewhere.length > 0) {
+          if (req.headers[FORWARDED_HEADER] !== undefined) {
+            throw new RaftlogError('NO_LEADER', 'a coordinator asked for is not hosted here');
+          }
+          const remote = await Promise.all(
+            listing.elsewhere.map((e) => askElsewhere(e.coordinator, e.replicas)),
+          );
+          for (const list of remote) all.push(...list);
+          all.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
+        }
+        return { status: 200, body: groupListView(all) };
       },
     },
     {

@@ -126,6 +126,18 @@ describe('consumer group HTTP API on three brokers', () => {
     expect(missing).toMatchObject({ status: 404, body: { error_code: 40403, code: 'GROUP_NOT_FOUND' } });
   });
 
+  it('assigns the partitions of a topic created after the members subscribed to it', async () => {
+    const joined = await call(urls[0]!, 'POST', '/v1/groups/early/members', { topics: ['later'] });
+    expect(joined).toMatchObject({ status: 200, body: { generation: 1, assignments: [] } });
+    await client.createTopic('later', { partitions: 2, replicationFactor: 1 });
+    const beat = await waitFor('the new topic in the assignment', async () => {
+      const hb = await call(urls[1]!, 'POST', `/v1/groups/early/members/${joined.body.member_id}/heartbeat`);
+      return hb.body.assignments.length > 0 ? hb.body : undefined;
+    });
+    expect(beat).toMatchObject({ generation: 2, assignments: [{ topic: 'later', partitions: [0, 1] }] });
+    await call(urls[2]!, 'DELETE', `/v1/groups/early/members/${joined.body.member_id}`);
+  });
+
   it('validates input and keeps the internal topic internal', async () => {
     const url = urls[0]!;
     const bad = [
@@ -160,7 +172,7 @@ describe('consumer group HTTP API on three brokers', () => {
       body: { code: 'TOPIC_NOT_FOUND' },
     });
     const topics = await call(url, 'GET', '/v1/topics');
-    expect(topics.body.topics.map((t: { name: string }) => t.name)).toEqual(['clicks']);
+    expect(topics.body.topics.map((t: { name: string }) => t.name)).toEqual(['clicks', 'later']);
 
     // A commit from outside is fine for a group without members (e.g. to reset its offsets).
     expect(
