@@ -97,7 +97,23 @@ class HostedGroup {
     readonly id: number,
     readonly node: RawNode,
     readonly sm: GroupStateMachine,
+    /** Index of the last membership change the stored membership already reflects. */
+    public confIndex: number,
   ) {}
+}
+
+/** Meta key: the index of the last membership change in the stored membership (8 bytes, big-endian). */
+const CONF_INDEX_KEY = 'conf-index';
+
+function encodeIndex(index: number): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, BigInt(index));
+  return out;
+}
+
+function decodeIndex(bytes: Uint8Array | undefined): number {
+  if (bytes === undefined || bytes.byteLength !== 8) return 0;
+  return Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0));
 }
 
 /** Leader messages that promise nothing about the leader's own durable state. */
@@ -209,7 +225,8 @@ export class RaftHost {
       heartbeatTick: this.timing.heartbeatTick,
       randomInt: this.randomInt,
     });
-    const g = new HostedGroup(id, node, sm);
+    const confIndex = Math.max(decodeIndex(this.store.getMeta(id, CONF_INDEX_KEY)), snapshot.meta.index);
+    const g = new HostedGroup(id, node, sm, confIndex);
     this.groups.set(id, g);
     // A brand-new group need not wait an election timeout for its first leader, nor does a group
     // whose only voter is this broker.
@@ -513,11 +530,14 @@ export class RaftHost {
     this.stats.turns++;
     this.sendAll(early);
     // Group commit: every group's writes of this turn, and the state-machine writes staged by
-    // the previous turn's applies, become durable in one synced batch.
+    // the previous turn's applies, go into one batch. It is synced when any Ready needs it (new
+    // entries, a snapshot, a new term or vote); a batch of commit indexes and state-machine
+    // checkpoints alone need not wait for the disk (a later synced batch makes it durable too).
+    const sync = work.some((g) => g.inFlight!.mustSync);
     const t0 = performance.now();
-    await this.store.commit();
+    await this.store.commit({ sync });
     const ms = performance.now() - t0;
-    this.stats.syncs++;
+    if (sync) this.stats.syncs++;
     this.stats.readiesPerSync = work.length;
     this.stats.lastSyncMs = ms;
     this.stats.totalSyncMs += ms;
@@ -557,6 +577,7 @@ export class RaftHost {
     if (!this.groups.has(g.id)) return; // removed while its Ready was being persisted
     if (rd.snapshot) {
       g.sm.restore(rd.snapshot);
+      this.recordConfIndex(g, rd.snapshot.meta.index);
       // Whoever waited on an index the snapshot covers cannot learn its own entry's fate here.
       this.settleProposalsUpTo(g, rd.snapshot.meta.index);
     }
@@ -564,10 +585,17 @@ export class RaftHost {
     for (const e of rd.committedEntries) {
       let result: unknown;
       if (e.type === EntryType.ConfChange) {
-        const cs = g.node.applyConfChange(decodeConfChange(e.data));
-        this.store.setConfState(g.id, cs);
+        // After a restart, Raft hands out again the entries above the state machine's durable
+        // point; a change the stored membership already holds must not be applied twice.
+        if (e.index > g.confIndex) {
+          const cs = g.node.applyConfChange(decodeConfChange(e.data));
+          this.store.setConfState(g.id, cs);
+          this.recordConfIndex(g, e.index);
+          result = cs;
+        } else {
+          result = g.node.status().confState;
+        }
         g.sm.apply(e);
-        result = cs;
       } else {
         result = g.sm.apply(e);
       }
@@ -603,6 +631,12 @@ export class RaftHost {
         w.reject(this.notLeader(g));
       }
     }
+  }
+
+  /** Staged with the membership it describes, so both are durable together. */
+  private recordConfIndex(g: HostedGroup, index: number): void {
+    g.confIndex = index;
+    this.store.putMeta(g.id, CONF_INDEX_KEY, encodeIndex(index));
   }
 
   /** Proposals at or below a snapshot's index: their fate cannot be learned here. */

@@ -6,8 +6,8 @@ export interface BatchWriter<B> {
   open(): B;
   /** Operations staged in `batch`. */
   count(batch: B): number;
-  /** Writes `batch` durably (synced); it is not used again. */
-  write(batch: B): Promise<void>;
+  /** Writes `batch`, synced (durable) unless `sync` is false; it is not used again. */
+  write(batch: B, sync: boolean): Promise<void>;
   /** Drops `batch` unwritten. */
   discard(batch: B): void;
 }
@@ -54,6 +54,8 @@ export class GroupCommit<B> {
   #staged: B | undefined;
   #inflight: Promise<void> | undefined;
   #next: Waiter | undefined;
+  /** Whether any commit waiting for the next batch asked for a synced write. */
+  #nextSync = false;
   #failure: RaftlogError | undefined;
 
   constructor(writer: BatchWriter<B>, hooks: GroupCommitHooks) {
@@ -83,10 +85,11 @@ export class GroupCommit<B> {
    * current turn of the event loop (so every group's writes of this turn share it), or after
    * the batch in flight.
    */
-  commit(): Promise<void> {
+  commit(sync = true): Promise<void> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     // Everything this caller staged is already in the batch in flight, if any.
     if (this.#stagedCount() === 0) return this.#inflight ?? Promise.resolve();
+    this.#nextSync ||= sync;
     if (this.#next === undefined) {
       this.#next = waiter();
       if (this.#inflight === undefined) setImmediate(() => this.#startNext());
@@ -112,10 +115,12 @@ export class GroupCommit<B> {
 
   #start(): Promise<void> {
     const batch = this.#staged;
+    const sync = this.#nextSync;
     this.#staged = undefined;
+    this.#nextSync = false;
     this.#hooks.batchStarted();
     const written = new Promise<void>((resolve) =>
-      resolve(batch === undefined ? undefined : this.#writer.write(batch)),
+      resolve(batch === undefined ? undefined : this.#writer.write(batch, sync)),
     ).then(
       () => {
         this.#inflight = undefined;

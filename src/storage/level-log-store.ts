@@ -121,7 +121,7 @@ export class LevelLogStore implements LogStore {
       {
         open: () => db.batch(),
         count: (batch) => batch.length,
-        write: async (batch) => {
+        write: async (batch, sync) => {
           const started = performance.now();
           const ops = batch.length;
           try {
@@ -130,7 +130,7 @@ export class LevelLogStore implements LogStore {
             await batch.close();
             throw err;
           }
-          await batch.write({ sync: true });
+          await batch.write({ sync });
           if (batchChannel.hasSubscribers)
             batchChannel.publish({ ops, durationMs: performance.now() - started });
         },
@@ -309,9 +309,9 @@ export class LevelLogStore implements LogStore {
     this.#groups.delete(groupId);
   }
 
-  commit(): Promise<void> {
+  commit(options?: { readonly sync?: boolean }): Promise<void> {
     if (this.#closed) return Promise.reject(closedError());
-    return this.#commit.commit();
+    return this.#commit.commit(options?.sync ?? true);
   }
 
   async readEntries(groupId: number, lo: number, hi: number, maxBytes: number): Promise<Entry[]> {

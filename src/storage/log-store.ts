@@ -50,8 +50,15 @@ export interface LogStore {
   /** Remove a group and all of its data. */
   dropGroup(groupId: number): void;
 
-  /** Make everything staged so far durable in one synced batch. Rejects with `STORAGE_FAILED`. */
-  commit(): Promise<void>;
+  /**
+   * Make everything staged so far durable in one synced batch. Rejects with `STORAGE_FAILED`.
+   *
+   * With `{ sync: false }` the batch is written without waiting for the disk: its writes survive
+   * a crash of the process but not a power loss — until a later synced batch, which makes every
+   * earlier write durable too. For state that can be recomputed (commit indexes, state-machine
+   * checkpoints), never for what a Raft message or an acknowledgement promises.
+   */
+  commit(options?: { readonly sync?: boolean }): Promise<void>;
   /** Read committed entries `[lo, hi)` (at most `maxBytes`, at least one) without touching the cache. */
   readEntries(groupId: number, lo: number, hi: number, maxBytes: number): Promise<Entry[]>;
   close(): Promise<void>;

@@ -198,7 +198,9 @@ export class MemoryLogStore implements LogStore {
     this.#staged.push(write);
   }
 
-  async commit(): Promise<void> {
+  async commit(options?: { readonly sync?: boolean }): Promise<void> {
+    // An unsynced commit is modelled at its worst (a power loss): nothing durable until a sync.
+    if (options?.sync === false) return this.#checkOpen();
     this.commitSync();
   }
 

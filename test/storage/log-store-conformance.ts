@@ -156,6 +156,20 @@ export function logStoreConformance(name: string, harness: LogStoreHarness): voi
       expect(await s.readEntries(1, 1, 11, 1 << 20)).toEqual([...entries(1, 5, 1), ...entries(6, 10, 2)]);
     });
 
+    it('an unsynced commit is readable at once and durable once a later synced commit completes', async () => {
+      const s = await open();
+      s.append(1, entries(1, 3, 1));
+      s.putMeta(1, 'checkpoint', Uint8Array.from([1]));
+      await s.commit({ sync: false });
+      expect(s.group(1).lastIndex()).toBe(3);
+      expect(await s.readEntries(1, 1, 4, 1 << 20)).toEqual(entries(1, 3, 1));
+      s.append(1, entries(4, 4, 1));
+      await s.commit();
+      const r = await restart();
+      expect(r.group(1).lastIndex()).toBe(4);
+      expect(r.getMeta(1, 'checkpoint')).toEqual(Uint8Array.from([1]));
+    });
+
     it('truncates a conflicting suffix when an append starts inside the log', async () => {
       const s = await open();
       s.append(1, entries(1, 10, 1));
