@@ -32,13 +32,21 @@ const ratio = (a: number | null | undefined, b: number | null | undefined) =>
 
 export function formatTables(
   results: readonly CaseResult[],
-  meta: { command: string; machine: string; versions: string; loadAvg: number[]; date: string },
+  meta: {
+    command: string;
+    machine: string;
+    versions: string;
+    loadAvg: number[];
+    date: string;
+    diskRef?: string;
+  },
 ): string {
   const out: string[] = [];
   out.push(`Command: \`${meta.command}\` — ${meta.date}`);
   out.push(
     `Machine: ${meta.machine}; peers: ${meta.versions}; load average at the end ${meta.loadAvg.map((x) => x.toFixed(2)).join(' ')}`,
   );
+  if (meta.diskRef) out.push(`Disk (fsync-ref.mjs, fdatasync'd): ${meta.diskRef}`);
   out.push('');
   out.push(
     table(

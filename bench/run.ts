@@ -9,7 +9,8 @@
  *   npm run bench -- [--cases produce,e2e] [--duration 10] [--warmup 1] [--peers] [--out DIR]
  *     [--catchup-mb 128] [--tailers 4] [--e2e-rate 200] [--partitions 1,12] [--cpu-prof]
  *
- * Cases (names; `--cases` keeps those containing any of the comma-separated words):
+ * Cases (names; `--cases` keeps those matching any of its comma-separated regular expressions,
+ * e.g. `--cases produce,e2e` or `--cases 'c1$'`; `disk-ref` selects the disk reference of --peers):
  *   produce-{100B,1KiB}-c{1,16,64}   1 record/request, N requests in flight, to the partition leader
  *   batch100-1KiB-c16                100 records of 1 KiB per request, 16 in flight
  *   partitions-{P}-100B-c64          1 record/request, 64 in flight spread over P partitions of
@@ -56,7 +57,9 @@ const TAILERS = Number(opt.tailers);
 const E2E_RATE = Number(opt['e2e-rate']);
 const PARTITION_CURVE = opt.partitions.split(',').filter(Boolean).map(Number);
 const filters = opt.cases.split(',').filter(Boolean);
-const selected = (name: string) => filters.length === 0 || filters.some((f) => name.includes(f));
+/** A case runs when any `--cases` word, a regular expression, matches its name (`c1$`: exactly c1). */
+const patterns = filters.map((f) => new RegExp(f));
+const selected = (name: string) => patterns.length === 0 || patterns.some((p) => p.test(name));
 for (const [k, v] of Object.entries({ DURATION, WARMUP, CATCHUP_MB, TAILERS, E2E_RATE }))
   if (!(v >= 0) || !Number.isFinite(v)) throw new Error(`bad ${k}`);
 
@@ -359,6 +362,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 const machine = `${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`;
 const command = `npm run bench --${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}`;
 let versions = 'raftlog only';
+let diskRef = '';
 let copy: PeersCopy | undefined;
 try {
   if (opt.peers) {
@@ -377,7 +381,11 @@ try {
       encoding: 'utf8',
       timeout: 120_000,
     });
-    for (const l of lines.split('\n').filter(Boolean)) writeFileSync(resultsFile, `${l}\n`, { flag: 'a' });
+    for (const l of lines.split('\n').filter(Boolean)) {
+      writeFileSync(resultsFile, `${l}\n`, { flag: 'a' });
+      const d = JSON.parse(l);
+      diskRef += `${diskRef ? '; ' : ''}${d.test} ${d.syncs_s} syncs/s ${d.mb_s} MB/s (p50 ${d.p50_ms} ms, p99 ${d.p99_ms} ms)`;
+    }
     log(lines);
   }
   await runRaftlog(copy);
@@ -396,6 +404,7 @@ const tables = formatTables(results, {
   versions,
   loadAvg: loadavg(),
   date: new Date().toISOString(),
+  diskRef,
 });
 process.stdout.write(`${tables}\n`);
 writeFileSync(join(OUT, `bench-${stamp}.md`), `${tables}\n`);
