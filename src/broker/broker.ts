@@ -3,7 +3,7 @@ import { RaftlogError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { type GroupStateMachine, type HostTiming, RaftHost } from '../partition/host.js';
 import { LocalTransport } from '../partition/local-transport.js';
-import type { PeerTransport } from '../partition/transport.js';
+import type { PeerTransport, TransportStats } from '../partition/transport.js';
 import { type Entry, Role } from '../raft/types.js';
 import {
   encodeMetadataCommand,
@@ -138,6 +138,11 @@ export class Broker implements BrokerApi {
     this.reconcile(this.metadata.current);
     this.housekeeping = setInterval(() => this.keepHouse(), HOUSEKEEPING_MS);
     this.keepHouse();
+  }
+
+  /** Counters of the peer transport (frames, bytes, rejections). */
+  transportStats(): TransportStats {
+    return this.transport.stats();
   }
 
   /** Set the client URL this broker registers (once its HTTP server is bound). */

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { Broker } from '../broker/broker.js';
+import { registerRaftMetrics } from '../broker/raft-metrics.js';
 import { RaftlogError } from '../errors.js';
 import { createHttpServer } from '../http/server.js';
 import type { Logger } from '../logger.js';
@@ -94,6 +95,7 @@ export const startCommand: Command = {
       logger: log,
     });
     const http = createHttpServer({ broker, logger: log });
+    const stopMetrics = registerRaftMetrics(http.registry, broker);
     const bound = await http.listen(listen.host, listen.port);
     log.info({ url: bound.url, peer: transport?.address, dataDir }, 'broker started');
 
@@ -106,6 +108,7 @@ export const startCommand: Command = {
       process.once('SIGINT', () => stop('SIGINT'));
     });
     await http.close();
+    stopMetrics();
     await broker.close();
     log.info({}, 'stopped');
     return 0;

@@ -16,6 +16,7 @@ import {
   type SoftState,
 } from '../raft/types.js';
 import type { LogStore } from '../storage/log-store.js';
+import { type LeadershipEvent, leadershipChannel, type TurnEvent, turnChannel } from './diagnostics.js';
 import type { GroupMessage, PeerTransport } from './transport.js';
 
 /**
@@ -538,6 +539,14 @@ export class RaftHost {
     await this.store.commit({ sync });
     const ms = performance.now() - t0;
     if (sync) this.stats.syncs++;
+    if (turnChannel.hasSubscribers) {
+      turnChannel.publish({
+        broker: this.nodeId,
+        readies: work.length,
+        sync,
+        durationMs: ms,
+      } satisfies TurnEvent);
+    }
     this.stats.readiesPerSync = work.length;
     this.stats.lastSyncMs = ms;
     this.stats.totalSyncMs += ms;
@@ -619,7 +628,17 @@ export class RaftHost {
       const w = g.reads.get(Buffer.from(rs.context).toString('latin1'));
       if (w) w.index = rs.index;
     }
-    if (rd.softState) this.onSoftState?.(g.id, rd.softState, g.node.term);
+    if (rd.softState) {
+      this.onSoftState?.(g.id, rd.softState, g.node.term);
+      if (leadershipChannel.hasSubscribers) {
+        leadershipChannel.publish({
+          broker: this.nodeId,
+          group: g.id,
+          term: g.node.term,
+          leader: rd.softState.leader,
+        } satisfies LeadershipEvent);
+      }
+    }
     g.node.advance();
     // Advancing may make more ready (entries just made stable can commit): look again.
     this.dirty.add(g);
