@@ -248,7 +248,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
           yield { ...record, topic: a.tp.topic, partition: a.tp.partition };
           a.processed = record.offset + 1;
           if (this.#autoCommit && Date.now() - this.#lastCommit >= this.#autoCommitMs) {
-            await this.#commit('processed');
+            // A failed automatic commit is retried with the next one; reading goes on.
+            await this.#commit('processed').catch(() => {});
           }
         }
         if (this.#active.get(answer.key) !== a || this.#closed) continue;

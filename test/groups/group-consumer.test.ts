@@ -67,6 +67,58 @@ describe('consumer groups on a real cluster', () => {
     return c;
   }
 
+  it('manual commits, rebalance callbacks, and a member that leaves hands its partitions over at once', async () => {
+    const events: string[] = [];
+    const options = (name: string) => ({
+      group: 'manual',
+      topics: [TOPIC],
+      autoCommit: false,
+      sessionTimeoutMs: 30_000, // a departure below must not wait for a session to expire
+      heartbeatIntervalMs: HEARTBEAT_MS,
+      pollTimeoutMs: 500,
+      onAssigned: (tps: readonly { partition: number }[]) => {
+        events.push(`${name}+${tps.map((tp) => tp.partition).join(',')}`);
+      },
+      onRevoked: (tps: readonly { partition: number }[]) => {
+        events.push(`${name}-${tps.map((tp) => tp.partition).join(',')}`);
+      },
+    });
+    const first = admin.consumer(options('first'));
+    consumers.push(first);
+    await admin.produce(TOPIC, 0, [{ value: 'm0' }, { value: 'm1' }, { value: 'm2' }]);
+    const got: string[] = [];
+    for await (const r of first) {
+      got.push(`${r.partition}@${r.offset}`);
+      if (got.length === 2) await first.commit(); // commits m0 and m1, the record in hand included
+      if (got.length === 3) break;
+    }
+    expect(got).toEqual(['0@0', '0@1', '0@2']);
+    expect(events).toEqual(['first+0,1,2,3,4,5']);
+    const offsets = (await admin.describeGroup('manual')).partitions.filter((p) => p.offset !== null);
+    expect(offsets.map((p) => [p.partition, p.offset])).toEqual([[0, 2]]);
+
+    const second = admin.consumer(options('second'));
+    consumers.push(second);
+    const reading = drive(second, []);
+    const iterating = drive(first, []);
+    await waitFor(
+      'the partitions split between the two',
+      () => first.assignment().length === 3 && second.assignment().length === 3,
+    );
+    expect(events.filter((e) => e.startsWith('first-'))).toHaveLength(1);
+    reading.stop();
+    const leftAt = Date.now();
+    await second.close();
+    await waitFor(
+      'the first member to get every partition back',
+      () => first.assignment().length === PARTITIONS,
+    );
+    expect(Date.now() - leftAt).toBeLessThan(5000); // well below the 30 s session timeout
+    iterating.stop();
+    await first.close();
+    expect((await admin.describeGroup('manual')).members).toEqual([]);
+  });
+
   it('two groups each read every record; a dead member’s partitions move within the session timeout; no committed offset is lost in a broker failover', async () => {
     // Continuous produce, round robin over the partitions, until told to stop.
     let producing = true;
