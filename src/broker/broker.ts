@@ -34,6 +34,7 @@ import type {
   TopicSummary,
 } from './api.js';
 import { GROUPS_TOPIC, GroupCoordinator } from './groups.js';
+import { LeaderBalancer } from './leader-balance.js';
 
 /** Kafka's rule for topic names. */
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
@@ -81,6 +82,9 @@ export class Broker implements BrokerApi {
   readonly host: RaftHost;
   private readonly metadata: MetadataStateMachine;
   private readonly partitions = new Map<number, PartitionMachine>();
+  /** Every hosted group's preferred leader (its first replica), for leader balancing. */
+  private readonly preferredLeaders = new Map<number, number>();
+  private readonly balancer: LeaderBalancer;
   /** Consumer groups: the partitions of the internal topic `__consumer_groups` hosted here. */
   readonly groups: GroupCoordinator;
   private readonly initialBrokers: readonly number[];
@@ -119,6 +123,7 @@ export class Broker implements BrokerApi {
         if (this.readyWaiters.length > 0 && this.isReady()) for (const w of this.readyWaiters.splice(0)) w();
       },
     });
+    this.balancer = new LeaderBalancer(this.host, o.id);
     this.groups = new GroupCoordinator({
       id: o.id,
       host: this.host,
@@ -161,6 +166,8 @@ export class Broker implements BrokerApi {
     for (const topic of Object.values(state.topics)) {
       for (const p of topic.partitions) if (p.replicas.includes(this.id)) wanted.set(p.group, p);
     }
+    this.preferredLeaders.clear();
+    for (const [group, placement] of wanted) this.preferredLeaders.set(group, placement.replicas[0]!);
     for (const [group, placement] of wanted) {
       if (this.partitions.has(group) || this.groups.hosts(group)) continue;
       let machine: GroupStateMachine;
@@ -197,6 +204,7 @@ export class Broker implements BrokerApi {
   /** Register this broker's addresses, and give a new cluster its id, until the metadata shows them. */
   private keepHouse(): void {
     if (this.closed) return;
+    this.balancer.run(this.preferredLeaders);
     const meta = this.metadata.current;
     const groupState = this.host.groupState(METADATA_GROUP);
     if (!groupState || groupState.leader === 0) return;
