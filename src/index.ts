@@ -11,8 +11,10 @@
  */
 import type { FetchResult, ProduceResult, ProducerTag, TopicDescription } from './broker/api.js';
 import { Broker } from './broker/broker.js';
+import { RaftlogError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { HostTiming } from './partition/host.js';
+import { TcpTransport } from './partition/tcp-transport.js';
 import { LevelLogStore } from './storage/level-log-store.js';
 
 export type {
@@ -31,6 +33,15 @@ export interface RaftLogOptions {
   readonly dataDir: string;
   /** This node's broker id. Default 1. */
   readonly nodeId?: number;
+  /**
+   * Peer (Raft transport) addresses `host:port` of every node of the initial cluster, this one
+   * included, by node id. Omit for a single-node log.
+   */
+  readonly peers?: Readonly<Record<number, string>>;
+  /** Where this node accepts peer connections; default its own entry of `peers`. Port 0 allowed. */
+  readonly peerListen?: string;
+  /** The secret every node of the cluster shares (required with `peers`). */
+  readonly clusterSecret?: string;
   /** Milliseconds per Raft tick and election / heartbeat ticks. */
   readonly timing?: Partial<HostTiming>;
   /** How long an append or read waits for its commit before COMMIT_TIMEOUT. Default 10 s. */
@@ -68,10 +79,33 @@ export class RaftLog {
 
   /** Open (or create) the log in `dataDir` and wait until it can serve. */
   static async open(options: RaftLogOptions): Promise<RaftLog> {
+    const id = options.nodeId ?? 1;
+    const peers = new Map(Object.entries(options.peers ?? {}).map(([k, v]) => [Number(k), v] as const));
+    if (peers.size > 0 && (!peers.has(id) || !options.clusterSecret)) {
+      throw new RaftlogError(
+        'INVALID_REQUEST',
+        'peers must include this node, and a clusterSecret is required',
+      );
+    }
     const store = await LevelLogStore.open(options.dataDir);
+    let transport: TcpTransport | undefined;
+    try {
+      if (peers.size > 0) {
+        transport = await TcpTransport.listen({
+          self: id,
+          listen: options.peerListen ?? peers.get(id)!,
+          peers: new Map([...peers].filter(([peer]) => peer !== id)),
+          clusterSecret: options.clusterSecret!,
+        });
+      }
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
     const broker = new Broker({
-      id: options.nodeId ?? 1,
+      id,
       store,
+      ...(transport ? { transport, peerAddress: transport.address, initialBrokers: [...peers.keys()] } : {}),
       ...(options.timing ? { timing: options.timing } : {}),
       ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
@@ -85,9 +119,27 @@ export class RaftLog {
     return new RaftLog(broker);
   }
 
-  /** Create a topic. Throws `TOPIC_EXISTS` if there is one of that name. */
-  createTopic(name: string, options: { partitions?: number } = {}): Promise<TopicDescription> {
-    return this.broker.createTopic({ name, partitions: options.partitions ?? 1, replicationFactor: 1 });
+  /**
+   * Create a topic (on the node leading the metadata group; elsewhere NOT_LEADER). Throws
+   * `TOPIC_EXISTS` if there is one of that name. Replication factor default: 1, or 3 in a cluster
+   * of 3 or more nodes.
+   */
+  createTopic(
+    name: string,
+    options: { partitions?: number; replicationFactor?: number } = {},
+  ): Promise<TopicDescription> {
+    const replicationFactor = options.replicationFactor ?? Math.min(3, this.broker.cluster().nodes.length);
+    return this.broker.createTopic({ name, partitions: options.partitions ?? 1, replicationFactor });
+  }
+
+  /**
+   * The node currently leading `topic`/`partition`, or null while there is none. In a cluster,
+   * `append` and `read` must be called on that node (elsewhere they throw `NOT_LEADER` with
+   * `details.leader`); the HTTP front end forwards by itself, the library leaves routing to you.
+   */
+  async leaderOf(topic: string, partition: number): Promise<number | null> {
+    const d = await this.broker.describeTopic(topic);
+    return d.partitions[partition]?.leader ?? null;
   }
 
   /** Describe a topic (partitions, leaders, high watermarks). Throws `TOPIC_NOT_FOUND`. */
