@@ -359,7 +359,7 @@ function checkPartition(
 
   // ---- the final log: complete, and holding every acknowledged value ----------------------------
   const finals = reads.filter((r) => r.invoke.final);
-  const finalHw = finals.length > 0 ? Math.max(...finals.map((r) => r.highWatermark)) : null;
+  const finalHw = finals.length > 0 ? finals.reduce((m, r) => Math.max(m, r.highWatermark), 0) : null;
   const finalLog = new Map<number, string>();
   for (const r of finals) for (const [offset, value] of r.records) finalLog.set(offset, value);
   if (finalHw === null) {
@@ -438,7 +438,7 @@ function checkPartition(
       if (a.status === 'ok') return { a, offset: a.done!.offset! };
       if (a.status === 'info') {
         const seen = byValue.get(a.value);
-        if (seen && seen.size > 0) return { a, offset: Math.min(...seen.keys()) };
+        if (seen && seen.size > 0) return { a, offset: [...seen.keys()].reduce((m, k) => Math.min(m, k)) };
       }
       return undefined;
     })

@@ -111,7 +111,9 @@ function latencyChart(
   heal: number | undefined,
 ): string {
   const ops = appendLatencies(history);
-  const maxLatency = Math.max(10, ...ops.map((o) => o.done.time - o.invoke.time));
+  // A loop, not Math.max(...spread): a long run has more operations than the call stack has room for.
+  let maxLatency = 10;
+  for (const o of ops) maxLatency = Math.max(maxLatency, o.done.time - o.invoke.time);
   const x = (t: number) => LEFT + (t / Math.max(1, t1)) * (WIDTH - LEFT - RIGHT);
   const logMax = Math.log10(maxLatency);
   const y = (ms: number) =>
