@@ -322,8 +322,10 @@ export class Raft {
         // A stale leader (for example one that was partitioned away) learns our term from this
         // answer and steps down; without it, it could keep its followers from electing anyone.
         this.send(message({ type: MessageType.AppResp, to: m.from }));
-      } else if (m.type === MessageType.PreVote) {
-        this.send(message({ type: MessageType.PreVoteResp, to: m.from, term: this.term, reject: true }));
+      } else if (m.type === MessageType.PreVote || m.type === MessageType.Vote) {
+        // The candidate learns our term from the refusal (Raft §5.1); ignored, a candidate whose
+        // term trails ours (we time out as often as it does) could stay behind indefinitely.
+        this.send(message({ type: voteResponseType(m.type), to: m.from, term: this.term, reject: true }));
       }
       return;
     }
