@@ -13,6 +13,7 @@
  * (or '5 voters', whichever failed) to replay exactly that counterexample; the path is only
  * meaningful with the seed it came with. `RAFTLOG_SIM_SEED` alone reruns the whole generation from
  * that seed. A run is a pure function of its schedule: nothing reads a clock or Math.random.
+ * Once fixed, add the shrunk counterexample to `regressions.test.ts` so every run replays it.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
