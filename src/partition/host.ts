@@ -415,8 +415,9 @@ export class RaftHost {
         }
         continue;
       }
-      g.node.tick();
       this.dirty.add(g);
+      // Go quiet instead of ticking: a tick may send an ordinary heartbeat, and its answers
+      // would wake the group again at once.
       if (
         heartbeatDue &&
         !g.inFlight &&
@@ -425,7 +426,9 @@ export class RaftHost {
         g.node.quiesce(silentPeers)
       ) {
         g.quiesced = true;
+        continue;
       }
+      g.node.tick();
     }
     this.scheduleTurn();
   }
