@@ -1,4 +1,4 @@
-import type { GroupMessage, PeerTransport, TransportStats } from './transport.js';
+import { type GroupMessage, type PeerTransport, type TransportStats, zeroStats } from './transport.js';
 
 /**
  * The transport of a broker without peers (a single-node cluster, or the embedded log): it has
@@ -6,16 +6,6 @@ import type { GroupMessage, PeerTransport, TransportStats } from './transport.js
  */
 export class LocalTransport implements PeerTransport {
   private unreachable: (peer: number, messages: readonly GroupMessage[]) => void = () => {};
-  private readonly counters: TransportStats = {
-    framesSent: 0,
-    framesReceived: 0,
-    messagesSent: 0,
-    messagesReceived: 0,
-    bytesSent: 0,
-    bytesReceived: 0,
-    framesRejected: 0,
-    handshakesRejected: 0,
-  };
 
   constructor(readonly self: number) {}
 
@@ -33,8 +23,9 @@ export class LocalTransport implements PeerTransport {
 
   removePeer(): void {}
 
+  /** Nothing is ever sent or received. */
   stats(): TransportStats {
-    return { ...this.counters };
+    return zeroStats();
   }
 
   async close(): Promise<void> {}

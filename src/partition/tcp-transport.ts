@@ -4,7 +4,7 @@ import { FRAME_HEADER_BYTES } from './framing.js';
 import { serveInbound } from './inbound-connection.js';
 import { decodeGroupMessages, encodeGroupMessages } from './message-codec.js';
 import { OutboundLink } from './outbound-link.js';
-import type { GroupMessage, PeerTransport, TransportStats } from './transport.js';
+import { type GroupMessage, type PeerTransport, type TransportStats, zeroStats } from './transport.js';
 
 /** The structured logger the transport warns through (pino's call shape); silent by default. */
 export interface TransportLogger {
@@ -89,16 +89,7 @@ export class TcpTransport implements PeerTransport {
   private closing: Promise<void> | undefined;
   private receiveHandler: ((from: number, messages: readonly GroupMessage[]) => void) | undefined;
   private unreachableHandler: ((peer: number, messages: readonly GroupMessage[]) => void) | undefined;
-  private readonly counters: TransportStats = {
-    framesSent: 0,
-    framesReceived: 0,
-    messagesSent: 0,
-    messagesReceived: 0,
-    bytesSent: 0,
-    bytesReceived: 0,
-    framesRejected: 0,
-    handshakesRejected: 0,
-  };
+  private readonly counters: TransportStats = zeroStats();
 
   private constructor(
     private readonly server: Server,

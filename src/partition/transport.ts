@@ -43,3 +43,17 @@ export interface TransportStats {
   /** Connections refused at the handshake (wrong secret, unknown peer). */
   handshakesRejected: number;
 }
+
+/** Counters at zero: where every transport's count starts. */
+export function zeroStats(): TransportStats {
+  return {
+    framesSent: 0,
+    framesReceived: 0,
+    messagesSent: 0,
+    messagesReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    framesRejected: 0,
+    handshakesRejected: 0,
+  };
+}
