@@ -1,5 +1,6 @@
 import { RaftlogClient } from '../client/index.js';
 import { RaftlogError } from '../errors.js';
+import { formatTable } from './table.js';
 
 /** What every client command (`topic`, `produce`, `consume`, `status`) shares. */
 
@@ -48,4 +49,38 @@ export function onePositional(positionals: readonly string[], what: string): str
 /** Write one JSON value per line. */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+/**
+ * The subcommand of a command that has some (`raftlog topic list`) and the arguments after it;
+ * or, when `--help` was asked for or the subcommand is missing or unknown, the help is printed
+ * and the exit code returned instead.
+ */
+export function subcommandOf(
+  command: string,
+  positionals: readonly string[],
+  subcommands: readonly string[],
+  help: { readonly asked: boolean | undefined; readonly text: string },
+): { sub: string; rest: string[] } | number {
+  const [sub, ...rest] = positionals;
+  if (help.asked) {
+    process.stdout.write(help.text);
+    return 0;
+  }
+  if (sub === undefined || !subcommands.includes(sub)) {
+    process.stderr.write(`raftlog ${command}: expected one of ${subcommands.join(', ')}\n\n${help.text}`);
+    return 2;
+  }
+  return { sub, rest };
+}
+
+/** A list as JSON (`--json`) or as a table with `headers`, one row per item. */
+export function printList<T>(
+  json: boolean,
+  items: readonly T[],
+  headers: string[],
+  row: (item: T) => string[],
+): void {
+  if (json) printJson(items);
+  else process.stdout.write(formatTable(headers, items.map(row)));
 }

@@ -1,7 +1,15 @@
 import { parseArgs } from 'node:util';
 import type { GroupDescription, TopicAssignment } from '../client/index.js';
 import { RaftlogError } from '../errors.js';
-import { CLIENT_OPTIONS, CLIENT_OPTIONS_HELP, onePositional, printJson, withClient } from './client-args.js';
+import {
+  CLIENT_OPTIONS,
+  CLIENT_OPTIONS_HELP,
+  onePositional,
+  printJson,
+  printList,
+  subcommandOf,
+  withClient,
+} from './client-args.js';
 import type { Command } from './commands.js';
 import { formatTable } from './table.js';
 
@@ -53,28 +61,17 @@ export const groupsCommand: Command = {
       allowPositionals: true,
       strict: true,
     });
-    const [sub, ...rest] = positionals;
-    if (values.help) {
-      process.stdout.write(HELP);
-      return 0;
-    }
-    if (sub === undefined || !SUBCOMMANDS.includes(sub)) {
-      process.stderr.write(`raftlog groups: expected one of ${SUBCOMMANDS.join(', ')}\n\n${HELP}`);
-      return 2;
-    }
+    const parsed = subcommandOf('groups', positionals, SUBCOMMANDS, { asked: values.help, text: HELP });
+    if (typeof parsed === 'number') return parsed;
+    const { sub, rest } = parsed;
     return withClient(values.url, async (client) => {
       if (sub === 'list') {
         if (rest.length > 0) throw new RaftlogError('INVALID_REQUEST', 'groups list takes no arguments');
-        const groups = await client.listGroups();
-        if (values.json) printJson(groups);
-        else {
-          process.stdout.write(
-            formatTable(
-              ['GROUP', 'GENERATION', 'MEMBERS'],
-              groups.map((g) => [g.group, String(g.generation), String(g.members)]),
-            ),
-          );
-        }
+        printList(values.json, await client.listGroups(), ['GROUP', 'GENERATION', 'MEMBERS'], (g) => [
+          g.group,
+          String(g.generation),
+          String(g.members),
+        ]);
         return 0;
       }
       const d = await client.describeGroup(onePositional(rest, 'group'));

@@ -7,6 +7,8 @@ import {
   onePositional,
   parseIntFlag,
   printJson,
+  printList,
+  subcommandOf,
   withClient,
 } from './client-args.js';
 import type { Command } from './commands.js';
@@ -52,28 +54,18 @@ export const topicCommand: Command = {
       allowPositionals: true,
       strict: true,
     });
-    const [sub, ...rest] = positionals;
-    if (values.help) {
-      process.stdout.write(HELP);
-      return 0;
-    }
-    if (sub === undefined || !SUBCOMMANDS.includes(sub)) {
-      process.stderr.write(`raftlog topic: expected one of ${SUBCOMMANDS.join(', ')}\n\n${HELP}`);
-      return 2;
-    }
+    const parsed = subcommandOf('topic', positionals, SUBCOMMANDS, { asked: values.help, text: HELP });
+    if (typeof parsed === 'number') return parsed;
+    const { sub, rest } = parsed;
     return withClient(values.url, async (client) => {
       if (sub === 'list') {
         if (rest.length > 0) throw new RaftlogError('INVALID_REQUEST', 'topic list takes no arguments');
-        const topics = await client.listTopics();
-        if (values.json) printJson(topics);
-        else {
-          process.stdout.write(
-            formatTable(
-              ['TOPIC', 'PARTITIONS', 'REPLICATION_FACTOR'],
-              topics.map((t) => [t.name, String(t.partitions), String(t.replicationFactor)]),
-            ),
-          );
-        }
+        printList(
+          values.json,
+          await client.listTopics(),
+          ['TOPIC', 'PARTITIONS', 'REPLICATION_FACTOR'],
+          (t) => [t.name, String(t.partitions), String(t.replicationFactor)],
+        );
         return 0;
       }
       const name = onePositional(rest, 'topic name');
