@@ -35,8 +35,27 @@ export interface GroupStateMachine {
    * return value is handed to whoever proposed the entry on this broker.
    */
   apply(entry: Entry): unknown;
-  /** Replace the whole state by a snapshot's data (incoming, or found newer at restart). */
+  /**
+   * Replace the whole state by a snapshot's data (incoming, or found newer at restart). The
+   * group's bootstrap snapshot ({@link isBootstrapSnapshot}) has empty data: it stands for the
+   * initial (empty) state at its index.
+   */
   restore(snapshot: Snapshot): void;
+}
+
+/**
+ * Every group starts from a snapshot at index 1, term 1, that holds its initial membership and an
+ * empty state (empty data). The membership must live in the log's history, not only in the
+ * replica's stored configuration: a replica added later learns it from the leader's snapshot, and
+ * one that replayed the leader's log from index 1 without it would build its membership from
+ * nothing (and could elect a second leader).
+ */
+const BOOTSTRAP_INDEX = 1;
+const BOOTSTRAP_TERM = 1;
+
+/** True for a group's bootstrap snapshot: the initial state, whose data is empty. */
+export function isBootstrapSnapshot(snapshot: Snapshot): boolean {
+  return snapshot.data.byteLength === 0;
 }
 
 /** Timing of every group on the broker. */
@@ -205,15 +224,7 @@ export class RaftHost {
     const view = this.store.group(id);
     const initial = view.initialState();
     const isNew = view.lastIndex() === 0 && view.snapshot().meta.index === 0 && initial.hardState.term === 0;
-    if (isNew && opts.voters && initial.confState.voters.length === 0) {
-      this.store.setConfState(id, {
-        voters: [...opts.voters].sort((a, b) => a - b),
-        learners: [],
-        votersOutgoing: [],
-        learnersNext: [],
-        autoLeave: false,
-      });
-    }
+    if (isNew && opts.voters) this.bootstrap(id, opts.voters);
     // A snapshot installed just before a crash may be newer than the state machine's last
     // durable state: then the snapshot is where the state machine resumes.
     const snapshot = view.snapshot();
@@ -236,6 +247,30 @@ export class RaftHost {
       voters.voters.length === 1 && voters.voters[0] === this.nodeId && voters.votersOutgoing.length === 0;
     if ((isNew && opts.campaignIfNew) || alone) node.campaign();
     this.touch(g);
+  }
+
+  /**
+   * Write a new group's bootstrap snapshot: every initial replica writes the same one, so the
+   * entry at index 1 is identical on all of them. A replica added to the group later starts with
+   * nothing and receives the membership with the leader's snapshot.
+   */
+  private bootstrap(id: number, voters: readonly number[]): void {
+    this.store.applySnapshot(id, {
+      meta: {
+        index: BOOTSTRAP_INDEX,
+        term: BOOTSTRAP_TERM,
+        confState: {
+          voters: [...voters].sort((a, b) => a - b),
+          learners: [],
+          votersOutgoing: [],
+          learnersNext: [],
+          autoLeave: false,
+        },
+      },
+      data: new Uint8Array(0),
+    });
+    this.store.setHardState(id, { term: BOOTSTRAP_TERM, vote: 0, commit: BOOTSTRAP_INDEX });
+    this.unsyncedApply = true;
   }
 
   /** Wake a group: it is ticked again and looked at in the next turn. */

@@ -1,5 +1,5 @@
 import { RaftlogError } from '../errors.js';
-import type { GroupStateMachine } from '../partition/host.js';
+import { type GroupStateMachine, isBootstrapSnapshot } from '../partition/host.js';
 import { type Entry, EntryType, type Snapshot } from '../raft/types.js';
 import type { LogStore } from '../storage/log-store.js';
 import { decodeGroupCommand, GroupsState } from './group-state.js';
@@ -68,7 +68,8 @@ export class GroupCoordinatorMachine implements GroupStateMachine {
   }
 
   restore(snapshot: Snapshot): void {
-    this.state.restore(snapshot.data);
+    // The bootstrap snapshot stands for no groups at all: the encoding of an empty state.
+    this.state.restore(isBootstrapSnapshot(snapshot) ? new GroupsState().encode() : snapshot.data);
     this.#applied = snapshot.meta.index;
     this.#appliedTerm = snapshot.meta.term;
     this.checkpoint();

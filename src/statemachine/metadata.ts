@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr';
 import { RaftlogError } from '../errors.js';
-import type { GroupStateMachine } from '../partition/host.js';
+import { type GroupStateMachine, isBootstrapSnapshot } from '../partition/host.js';
 import { type Entry, EntryType, type Snapshot } from '../raft/types.js';
 import type { LogStore } from '../storage/log-store.js';
 
@@ -104,7 +104,7 @@ export class MetadataStateMachine implements GroupStateMachine {
   }
 
   restore(snapshot: Snapshot): void {
-    this.state = decodeState(snapshot.data);
+    this.state = isBootstrapSnapshot(snapshot) ? EMPTY_METADATA : decodeState(snapshot.data);
     this.save(snapshot.meta.index);
     this.onChange(this.state);
   }

@@ -1,4 +1,4 @@
-import type { GroupStateMachine } from '../partition/host.js';
+import { type GroupStateMachine, isBootstrapSnapshot } from '../partition/host.js';
 import type { Entry, Snapshot } from '../raft/types.js';
 import type { LogStore } from '../storage/log-store.js';
 import { type ApplyResult, PartitionState } from './partition-state.js';
@@ -44,7 +44,8 @@ export class PartitionMachine implements GroupStateMachine {
   }
 
   restore(snapshot: Snapshot): void {
-    this.state.restore(snapshot.data);
+    if (isBootstrapSnapshot(snapshot)) this.state.reset(snapshot.meta.index);
+    else this.state.restore(snapshot.data);
     this.checkpoint();
     this.wakeReaders();
   }

@@ -253,6 +253,14 @@ export class PartitionState {
     ]);
   }
 
+  /** Forget everything: the empty state of a partition whose history begins after `appliedIndex`. */
+  reset(appliedIndex: number): void {
+    this.#applied = appliedIndex;
+    this.#logStart = 0;
+    this.#offsets = new OffsetIndex();
+    this.#producers = new ProducerTable(this.#maxProducers);
+  }
+
   /**
    * Replace the whole state by a {@link snapshot} (of this or another replica). Throws
    * `STORAGE_CORRUPT`, leaving the state unchanged, when the bytes are no valid snapshot.
