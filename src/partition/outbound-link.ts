@@ -8,6 +8,7 @@ import {
   parseHello,
   verifyAccept,
 } from './peer-handshake.js';
+import type { SnapshotChunks } from './snapshot-stream.js';
 import type { GroupMessage, TransportStats } from './transport.js';
 
 /** What an outbound link needs from the transport that owns it. */
@@ -39,6 +40,18 @@ interface QueuedFrame {
   readonly messages: readonly GroupMessage[];
 }
 
+/** A snapshot being streamed: its chunks go out one by one as the socket drains. */
+interface Stream {
+  readonly chunks: SnapshotChunks;
+  readonly messages: readonly GroupMessage[];
+}
+
+/**
+ * A stream writes its next chunk only while fewer bytes than this wait in the socket, so a
+ * snapshot never fills the buffer that heartbeats and appends share with it.
+ */
+const STREAM_WINDOW_BYTES = 2 * 1024 * 1024;
+
 type LinkState = 'idle' | 'connecting' | 'ready' | 'closed';
 
 /**
@@ -52,6 +65,7 @@ export class OutboundLink {
   private socket: Socket | undefined;
   private queue: QueuedFrame[] = [];
   private queuedBytes = 0;
+  private streams: Stream[] = [];
   private failures = 0;
   private retryAt = 0;
 
@@ -77,6 +91,34 @@ export class OutboundLink {
     }
     this.queue.push({ payload, messages });
     this.queuedBytes += FRAME_HEADER_BYTES + payload.length;
+  }
+
+  /**
+   * Stream a snapshot's chunk frames (see `snapshot-stream.ts`), after any stream already going;
+   * `messages` (the snapshot message) are reported unreachable if the connection fails first.
+   */
+  stream(chunks: SnapshotChunks, messages: readonly GroupMessage[]): void {
+    if (this.state === 'closed' || (this.state === 'idle' && Date.now() < this.retryAt)) {
+      this.opts.unreachable(messages);
+      return;
+    }
+    this.streams.push({ chunks, messages });
+    if (this.state === 'idle') this.connect();
+    else if (this.state === 'ready') this.pump(this.socket!);
+  }
+
+  /** Write stream chunks while the socket has room; 'drain' calls this again. */
+  private pump(socket: Socket): void {
+    while (this.streams.length > 0 && socket.writableLength < STREAM_WINDOW_BYTES) {
+      const current = this.streams[0]!;
+      const payload = current.chunks.take();
+      if (payload === undefined) {
+        this.streams.shift();
+        this.opts.stats.messagesSent += current.messages.length;
+        continue;
+      }
+      this.write(socket, payload, []);
+    }
   }
 
   /** End the connection (written frames are flushed, within the grace period); queued frames are reported unreachable. */
@@ -155,6 +197,10 @@ export class OutboundLink {
     this.queue = [];
     this.queuedBytes = 0;
     for (const { payload, messages } of queue) this.write(socket, payload, messages);
+    socket.on('drain', () => {
+      if (this.socket === socket && this.state === 'ready') this.pump(socket);
+    });
+    this.pump(socket);
   }
 
   private write(socket: Socket, payload: Uint8Array, messages: readonly GroupMessage[]): void {
@@ -189,6 +235,8 @@ export class OutboundLink {
     }
     // A connection lost after the handshake may be retried at once (retryAt is in the past).
     if (this.state !== 'closed') this.state = 'idle';
-    for (const { messages } of queue) this.opts.unreachable(messages);
+    const streams = this.streams;
+    this.streams = [];
+    for (const { messages } of [...queue, ...streams]) this.opts.unreachable(messages);
   }
 }

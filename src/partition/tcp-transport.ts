@@ -4,6 +4,7 @@ import { FRAME_HEADER_BYTES } from './framing.js';
 import { serveInbound } from './inbound-connection.js';
 import { decodeGroupMessages, encodeGroupMessages } from './message-codec.js';
 import { OutboundLink } from './outbound-link.js';
+import { isChunkFrame, mustStream, SnapshotAssembler, SnapshotChunks } from './snapshot-stream.js';
 import { type GroupMessage, type PeerTransport, type TransportStats, zeroStats } from './transport.js';
 
 /** The structured logger the transport warns through (pino's call shape); silent by default. */
@@ -26,6 +27,10 @@ export interface TcpTransportOptions {
   readonly maxFrameBytes?: number;
   /** Bytes waiting to be written to one peer beyond which new frames are dropped. Default 16 MiB. */
   readonly highWaterMark?: number;
+  /** Snapshot data larger than this streams in chunks of this size. Default 1 MiB (at most half a frame). */
+  readonly snapshotChunkBytes?: number;
+  /** Largest snapshot accepted from a peer (held in memory while it streams in). Default 1 GiB. */
+  readonly maxSnapshotBytes?: number;
   /** Connect plus handshake deadline, both directions. Default 5 s. */
   readonly handshakeTimeoutMs?: number;
   /** Reconnect backoff after a failed attempt: first delay and cap. Default 50 ms, 1 s. */
@@ -35,6 +40,8 @@ export interface TcpTransportOptions {
 const DEFAULTS = {
   maxFrameBytes: 64 * 1024 * 1024,
   highWaterMark: 16 * 1024 * 1024,
+  snapshotChunkBytes: 1024 * 1024,
+  maxSnapshotBytes: 1024 * 1024 * 1024,
   handshakeTimeoutMs: 5_000,
   reconnectBackoff: { initialMs: 50, maxMs: 1_000 },
   keepAliveMs: 5_000,
@@ -45,7 +52,13 @@ const DEFAULTS = {
 type Settings = Required<
   Pick<
     TcpTransportOptions,
-    'logger' | 'maxFrameBytes' | 'highWaterMark' | 'handshakeTimeoutMs' | 'reconnectBackoff'
+    | 'logger'
+    | 'maxFrameBytes'
+    | 'highWaterMark'
+    | 'snapshotChunkBytes'
+    | 'maxSnapshotBytes'
+    | 'handshakeTimeoutMs'
+    | 'reconnectBackoff'
   >
 >;
 
@@ -67,7 +80,8 @@ const silent: TransportLogger = { warn: () => {} };
  * in `framesRejected`. Handlers run inside socket callbacks and must not throw.
  *
  * A batch whose encoding exceeds `maxFrameBytes` is split into several frames; a single message
- * over the limit is dropped and reported unreachable (snapshots must be sent in chunks). Byte
+ * over the limit is dropped and reported unreachable. Snapshots larger than `snapshotChunkBytes`
+ * stream in chunk frames with back-pressure (`snapshot-stream.ts`), up to `maxSnapshotBytes`. Byte
  * counters count data frames with their length prefix, not handshakes; `bytesReceived` counts
  * only accepted frames.
  */
@@ -85,6 +99,9 @@ export class TcpTransport implements PeerTransport {
   /** Every open socket, both directions: `close()` waits for all of them. */
   private readonly sockets = new Set<Socket>();
   private readonly pending = new Map<number, GroupMessage[]>();
+  /** Snapshot streams coming in, per peer. */
+  private readonly assemblers = new Map<number, SnapshotAssembler>();
+  private streamCounter = 0;
   private flushTimer: NodeJS.Immediate | undefined;
   private closing: Promise<void> | undefined;
   private receiveHandler: ((from: number, messages: readonly GroupMessage[]) => void) | undefined;
@@ -122,13 +139,21 @@ export class TcpTransport implements PeerTransport {
     });
     const bound = server.address();
     if (bound === null || typeof bound === 'string') throw new Error('transport: server has no TCP address');
+    const maxFrameBytes = limit(options.maxFrameBytes ?? DEFAULTS.maxFrameBytes, 'maxFrameBytes', MAX_U32);
     const transport = new TcpTransport(
       server,
       secret,
       {
         logger: options.logger ?? silent,
-        maxFrameBytes: limit(options.maxFrameBytes ?? DEFAULTS.maxFrameBytes, 'maxFrameBytes', MAX_U32),
+        maxFrameBytes,
         highWaterMark: limit(options.highWaterMark ?? DEFAULTS.highWaterMark, 'highWaterMark'),
+        snapshotChunkBytes: limit(
+          options.snapshotChunkBytes ?? Math.min(DEFAULTS.snapshotChunkBytes, Math.floor(maxFrameBytes / 2)),
+          'snapshotChunkBytes',
+          // A chunk and the message it starts with must fit in one frame.
+          Math.floor(maxFrameBytes / 2),
+        ),
+        maxSnapshotBytes: limit(options.maxSnapshotBytes ?? DEFAULTS.maxSnapshotBytes, 'maxSnapshotBytes'),
         handshakeTimeoutMs: limit(
           options.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutMs,
           'handshakeTimeoutMs',
@@ -229,8 +254,23 @@ export class TcpTransport implements PeerTransport {
     this.pending.clear();
   }
 
-  /** Encode `messages` as one frame; a batch over the frame limit is split in halves. */
+  /** Large snapshots stream in chunks; everything else goes out as one frame (see {@link deliverFrames}). */
   private deliver(link: OutboundLink, peer: number, messages: readonly GroupMessage[]): void {
+    const chunkBytes = this.limits.snapshotChunkBytes;
+    if (!messages.some((m) => mustStream(m, chunkBytes))) {
+      this.deliverFrames(link, peer, messages);
+      return;
+    }
+    const rest = messages.filter((m) => !mustStream(m, chunkBytes));
+    if (rest.length > 0) this.deliverFrames(link, peer, rest);
+    for (const m of messages) {
+      if (mustStream(m, chunkBytes))
+        link.stream(new SnapshotChunks(m, ++this.streamCounter, chunkBytes), [m]);
+    }
+  }
+
+  /** Encode `messages` as one frame; a batch over the frame limit is split in halves. */
+  private deliverFrames(link: OutboundLink, peer: number, messages: readonly GroupMessage[]): void {
     const payload = encodeGroupMessages(messages);
     if (payload.length <= this.limits.maxFrameBytes) {
       link.deliver(payload, messages);
@@ -242,8 +282,8 @@ export class TcpTransport implements PeerTransport {
       this.reportUnreachable(peer, messages);
     } else {
       const half = messages.length >>> 1;
-      this.deliver(link, peer, messages.slice(0, half));
-      this.deliver(link, peer, messages.slice(half));
+      this.deliverFrames(link, peer, messages.slice(0, half));
+      this.deliverFrames(link, peer, messages.slice(half));
     }
   }
 
@@ -273,6 +313,8 @@ export class TcpTransport implements PeerTransport {
   private authenticated(peer: number, socket: Socket): void {
     const previous = this.inbound.get(peer);
     this.inbound.set(peer, socket);
+    // A stream cut off with the old connection will not continue on the new one.
+    this.assemblers.delete(peer);
     previous?.destroy();
     socket.once('close', () => {
       if (this.inbound.get(peer) === socket) this.inbound.delete(peer);
@@ -283,6 +325,15 @@ export class TcpTransport implements PeerTransport {
     if (this.closing !== undefined) return;
     let messages: GroupMessage[];
     try {
+      if (isChunkFrame(payload)) {
+        const whole = this.assembler(peer).push(payload);
+        this.counters.framesReceived += 1;
+        this.counters.bytesReceived += FRAME_HEADER_BYTES + payload.length;
+        if (whole === undefined) return;
+        this.counters.messagesReceived += 1;
+        this.receiveHandler?.(peer, [whole]);
+        return;
+      }
       messages = decodeGroupMessages(payload);
     } catch (err) {
       this.counters.framesRejected += 1;
@@ -302,6 +353,15 @@ export class TcpTransport implements PeerTransport {
     this.counters.messagesReceived += messages.length;
     this.counters.bytesReceived += FRAME_HEADER_BYTES + payload.length;
     this.receiveHandler?.(peer, messages);
+  }
+
+  private assembler(peer: number): SnapshotAssembler {
+    let a = this.assemblers.get(peer);
+    if (a === undefined) {
+      a = new SnapshotAssembler(peer, this.self, this.limits.maxSnapshotBytes);
+      this.assemblers.set(peer, a);
+    }
+    return a;
   }
 
   private reportUnreachable(peer: number, messages: readonly GroupMessage[]): void {

@@ -453,5 +453,7 @@ function membershipChange(
     }
     case 'leaveJoint':
       return { transition: ConfChangeTransition.Auto, changes: [] };
+    case 'demoteVoter':
+      return single(ConfChangeType.AddLearner, voters);
   }
 }

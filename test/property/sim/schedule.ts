@@ -29,6 +29,8 @@ export const MembershipOps = [
   'replaceVoter',
   /** The empty change that leaves a joint configuration. */
   'leaveJoint',
+  /** Turn a voter (the leader too, when picked) into a learner. */
+  'demoteVoter',
 ] as const;
 export type MembershipOp = (typeof MembershipOps)[number];
 
