@@ -94,18 +94,36 @@ interface ProposalWaiter {
   reject(err: Error): void;
 }
 
-interface ReadWaiter {
+/**
+ * The reads that share one ReadIndex request: every read asked for before the request reached
+ * Raft (in the same turn) is answered by it, so a burst of fetches costs one heartbeat round.
+ */
+class ReadBatch {
   /** Set once the leader confirmed the read point. */
   index: number | undefined;
-  readonly deadline: number;
-  resolve(index: number): void;
-  reject(err: Error): void;
+  private readonly waiters: Array<{ resolve(index: number): void; reject(err: Error): void }> = [];
+
+  constructor(readonly deadline: number) {}
+
+  wait(): Promise<number> {
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  resolve(index: number): void {
+    for (const w of this.waiters) w.resolve(index);
+  }
+
+  reject(err: Error): void {
+    for (const w of this.waiters) w.reject(err);
+  }
 }
 
 /** One Raft group hosted here. */
 class HostedGroup {
   readonly proposals = new Map<number, ProposalWaiter>();
-  readonly reads = new Map<string, ReadWaiter>();
+  readonly reads = new Map<string, ReadBatch>();
+  /** The context of the read batch that has not been handed to Raft yet (see `submitReads`). */
+  openRead: Uint8Array | undefined;
   /** Set while a Ready of this group is being carried out. */
   inFlight: Ready | undefined;
   /** Messages of `inFlight` that may only go out after its writes are durable. */
@@ -382,15 +400,33 @@ export class RaftHost {
     } catch (err) {
       return Promise.reject(err);
     }
+    // Join the batch that has not reached Raft yet: its read point will be taken after this call,
+    // which is all linearizability asks. A batch already handed to Raft took its point before.
+    const open = g.openRead && g.reads.get(contextKey(g.openRead));
+    if (open) return open.wait();
     const ctx = new Uint8Array(8);
     new DataView(ctx.buffer).setFloat64(0, ++this.readCounter);
-    const key = Buffer.from(ctx).toString('latin1');
-    const p = new Promise<number>((resolve, reject) => {
-      g.reads.set(key, { index: undefined, deadline: Date.now() + this.requestTimeoutMs, resolve, reject });
-    });
-    g.node.readIndex(ctx);
+    const batch = new ReadBatch(Date.now() + this.requestTimeoutMs);
+    g.reads.set(contextKey(ctx), batch);
+    g.openRead = ctx;
     this.touch(g);
-    return p;
+    return batch.wait();
+  }
+
+  /** Hand a group's open read batch to Raft (at the start of a turn). */
+  private submitReads(g: HostedGroup): void {
+    const ctx = g.openRead;
+    if (ctx === undefined) return;
+    g.openRead = undefined;
+    const key = contextKey(ctx);
+    const batch = g.reads.get(key);
+    if (batch === undefined) return; // already failed (leadership lost, timed out)
+    if (g.node.role !== Role.Leader && g.node.leader === 0) {
+      g.reads.delete(key);
+      batch.reject(this.notLeader(g));
+      return;
+    }
+    g.node.readIndex(ctx);
   }
 
   /**
@@ -550,6 +586,7 @@ export class RaftHost {
     const candidates = [...this.dirty];
     this.dirty.clear();
     for (const g of candidates) {
+      this.submitReads(g);
       if (!g.node.hasReady()) continue;
       const rd = g.node.ready();
       g.inFlight = rd;
@@ -663,7 +700,7 @@ export class RaftHost {
     // The state machine staged its writes: make sure a turn commits them.
     if (last > 0 || rd.snapshot) this.unsyncedApply = true;
     for (const rs of rd.readStates) {
-      const w = g.reads.get(Buffer.from(rs.context).toString('latin1'));
+      const w = g.reads.get(contextKey(rs.context));
       if (w) w.index = rs.index;
     }
     if (rd.softState) {
@@ -761,6 +798,11 @@ export class RaftHost {
     }
     this.groups.clear();
   }
+}
+
+/** A read context as a map key. */
+function contextKey(ctx: Uint8Array): string {
+  return Buffer.from(ctx).toString('latin1');
 }
 
 function isQuiesceMessage(m: Message): boolean {

@@ -1,58 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type GroupStateMachine, isBootstrapSnapshot, RaftHost } from '../../src/partition/host.js';
-import { type GroupMessage, type PeerTransport, zeroStats } from '../../src/partition/transport.js';
-import {
-  ConfChangeTransition,
-  ConfChangeType,
-  type Entry,
-  EntryType,
-  Role,
-  type Snapshot,
-} from '../../src/raft/types.js';
+import { RaftHost } from '../../src/partition/host.js';
+import { ConfChangeTransition, ConfChangeType, Role } from '../../src/raft/types.js';
 import { MemoryLogStore } from '../../src/storage/memory-log-store.js';
 import { waitFor } from '../broker/cluster-harness.js';
+import { ListMachine, Mesh, TIMING } from './host-mesh.js';
 
 const GROUP = 7;
-const TIMING = { tickMs: 10, electionTick: 10, heartbeatTick: 2 };
-
-/** Hosts in one process, wired to each other directly (messages delivered on a later tick). */
-class Mesh {
-  readonly handlers = new Map<number, (from: number, messages: readonly GroupMessage[]) => void>();
-
-  transport(self: number): PeerTransport {
-    return {
-      self,
-      send: (peer, messages) => {
-        setImmediate(() => this.handlers.get(peer)?.(self, messages));
-      },
-      onReceive: (handler) => {
-        this.handlers.set(self, handler);
-      },
-      onUnreachable: () => {},
-      setPeer: () => {},
-      removePeer: () => {},
-      stats: zeroStats,
-      close: async () => {},
-    };
-  }
-}
-
-/** Keeps the data of every applied normal entry, in order. */
-class ListMachine implements GroupStateMachine {
-  readonly durableApplied = 0;
-  values: string[] = [];
-  restore(snapshot: Snapshot): void {
-    this.values = isBootstrapSnapshot(snapshot)
-      ? []
-      : (JSON.parse(new TextDecoder().decode(snapshot.data)) as string[]);
-  }
-  apply(entry: Entry): unknown {
-    if (entry.type === EntryType.Normal && entry.data.byteLength > 0)
-      this.values.push(new TextDecoder().decode(entry.data));
-    return undefined;
-  }
-}
-
 describe('RaftHost: a replica added after the group was created (Raft §6, thesis §4.2.1)', () => {
   const hosts: RaftHost[] = [];
   afterEach(async () => {
