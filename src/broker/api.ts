@@ -50,6 +50,8 @@ export interface FetchRequest {
   readonly maxBytes?: number;
   /** Long poll: wait up to this long for a record at `offset` when it is the high watermark. */
   readonly timeoutMs?: number;
+  /** Ends a long poll early (its client went away): the fetch answers with what it has. */
+  readonly signal?: AbortSignal;
 }
 
 export interface FetchResult {

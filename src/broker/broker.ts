@@ -411,7 +411,7 @@ export class Broker implements BrokerApi {
         });
       }
       const wait = deadline - Date.now();
-      if (req.offset < hw || wait <= 0 || !this.partitions.has(group)) {
+      if (req.offset < hw || wait <= 0 || req.signal?.aborted || !this.partitions.has(group)) {
         const records = await this.readRecords(group, machine, req.offset, maxRecords, maxBytes);
         const last = records[records.length - 1];
         return {
@@ -421,7 +421,7 @@ export class Broker implements BrokerApi {
           logStartOffset: machine.state.logStartOffset,
         };
       }
-      await machine.waitForAppend(wait);
+      await machine.waitForAppend(wait, req.signal);
     }
   }
 

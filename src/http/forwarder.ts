@@ -23,6 +23,8 @@ export interface ForwardRequest {
   readonly body?: Buffer;
   /** Time the leader may legitimately take on top of the forwarding timeout (a long poll). */
   readonly extraWaitMs?: number;
+  /** Abandons the forwarded request (its client went away). */
+  readonly signal?: AbortSignal;
 }
 
 /** The leader's answer, to relay as is. */
@@ -77,6 +79,7 @@ export class Forwarder {
       body: req.body,
       headersTimeout: timeout,
       bodyTimeout: timeout,
+      ...(req.signal ? { signal: req.signal } : {}),
     });
     const body = Buffer.from(await res.body.arrayBuffer());
     const contentType = res.headers['content-type'];

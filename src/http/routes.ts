@@ -53,7 +53,8 @@ export interface RouteDef {
   /** Path pattern in the router's syntax (`:name` segments). */
   readonly url: string;
   readonly operation: Operation;
-  handle(req: FastifyRequest, format: WireFormat): Promise<Answer>;
+  /** `clientGone` is aborted when the client disconnects before the answer is sent. */
+  handle(req: FastifyRequest, format: WireFormat, clientGone: AbortSignal): Promise<Answer>;
   /** Time the leader may take on top of the forwarding timeout when this request is forwarded. */
   forwardWaitMs?(req: FastifyRequest): number;
 }
@@ -248,7 +249,7 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
       method: 'GET',
       url: '/v1/topics/:topic/partitions/:partition/records',
       operation: 'fetch',
-      async handle(req, format) {
+      async handle(req, format, clientGone) {
         const q = checkQuery(req.query, ['offset', 'max_records', 'max_bytes', 'timeout_ms', 'encoding']);
         const encoding = checkEncoding('encoding', q.encoding);
         if (q.offset === undefined) throw invalid('offset is required');
@@ -264,6 +265,7 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
           ...(q.timeout_ms === undefined
             ? {}
             : { timeoutMs: parseCount('timeout_ms', q.timeout_ms, { max: MAX_FETCH_TIMEOUT_MS }) }),
+          signal: clientGone,
         };
         const { topic, partition } = await partitionParams(req);
         const result = await broker.fetch(topic, partition, fetchReq);

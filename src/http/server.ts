@@ -138,7 +138,12 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     return sendError(req, reply, answer);
   }
 
-  async function forwardOrThrow(def: RouteDef, req: FastifyRequest, err: unknown): Promise<Answer> {
+  async function forwardOrThrow(
+    def: RouteDef,
+    req: FastifyRequest,
+    err: unknown,
+    clientGone: AbortSignal,
+  ): Promise<Answer> {
     const target = forwardTarget(err, broker, wasForwarded(req));
     if (target === undefined) throw err;
     try {
@@ -150,6 +155,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         accept: req.headers.accept,
         body: rawBody(req),
         extraWaitMs: def.forwardWaitMs?.(req) ?? 0,
+        signal: clientGone,
       });
       metrics.countForward(def.operation, 'ok');
       return { status: res.status, raw: res.body, contentType: res.contentType };
@@ -168,11 +174,16 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       config: { operation: def.operation },
       handler: async (req, reply) => {
         const format = responseFormat(req.headers.accept, req.headers['content-type']);
+        // A long poll whose client went away stops waiting (and so does its forwarded copy).
+        const clientGone = new AbortController();
+        reply.raw.once('close', () => {
+          if (!reply.raw.writableFinished) clientGone.abort();
+        });
         let answer: Answer;
         try {
-          answer = await def.handle(req, format);
+          answer = await def.handle(req, format, clientGone.signal);
         } catch (err) {
-          answer = await forwardOrThrow(def, req, err);
+          answer = await forwardOrThrow(def, req, err, clientGone.signal);
         }
         return send(req, reply, answer);
       },

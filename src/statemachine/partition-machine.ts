@@ -61,15 +61,17 @@ export class PartitionMachine implements GroupStateMachine {
     return first === undefined ? 0 : this.state.appliedIndex - first;
   }
 
-  /** Resolves when records are appended (or after `ms`), whichever is first. */
-  waitForAppend(ms: number): Promise<void> {
+  /** Resolves when records are appended, after `ms`, or when `signal` aborts, whichever is first. */
+  waitForAppend(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
         this.waiters.delete(done);
         resolve();
       };
       const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
       this.waiters.add(done);
     });
   }

@@ -47,7 +47,13 @@ export class FakeBroker implements BrokerApi {
   fault: ((call: FakeCall) => void) | undefined;
   ready = true;
   /** Every fetch request received, in order (to check what the HTTP layer passed on). */
-  readonly fetches: Array<{ topic: string; partition: number; req: FetchRequest }> = [];
+  /** Every fetch: its request as the HTTP layer built it, and the signal that ends its long poll. */
+  readonly fetches: Array<{
+    topic: string;
+    partition: number;
+    req: Omit<FetchRequest, 'signal'>;
+    signal: AbortSignal | undefined;
+  }> = [];
   /** Every produce call received, in order. */
   readonly produces: Array<{ topic: string; partition: number; records: readonly ProduceRecord[] }> = [];
   readonly #topics = new Map<string, FakeTopic>();
@@ -164,7 +170,8 @@ export class FakeBroker implements BrokerApi {
 
   async fetch(topic: string, partition: number, req: FetchRequest): Promise<FetchResult> {
     this.#check({ op: 'fetch', topic, partition });
-    this.fetches.push({ topic, partition, req });
+    const { signal, ...fields } = req;
+    this.fetches.push({ topic, partition, req: fields, signal });
     const log = this.#log(topic, partition);
     const logStart = this.#topic(topic).logStart[partition]!;
     if (req.offset < logStart || req.offset > log.length) {
@@ -176,7 +183,8 @@ export class FakeBroker implements BrokerApi {
         },
       );
     }
-    if (req.offset === log.length && (req.timeoutMs ?? 0) > 0) await this.#appendOrTimeout(req.timeoutMs!);
+    if (req.offset === log.length && (req.timeoutMs ?? 0) > 0)
+      await this.#appendOrTimeout(req.timeoutMs!, signal);
     const records = log.slice(req.offset, req.offset + (req.maxRecords ?? 500));
     return {
       records,
@@ -225,14 +233,16 @@ export class FakeBroker implements BrokerApi {
     return this.#waiters.size;
   }
 
-  #appendOrTimeout(timeoutMs: number): Promise<void> {
+  #appendOrTimeout(timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
         this.#waiters.delete(done);
         resolve();
       };
       const timer = setTimeout(done, timeoutMs);
+      signal?.addEventListener('abort', done, { once: true });
       this.#waiters.add(done);
     });
   }

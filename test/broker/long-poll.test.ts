@@ -1,0 +1,34 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Broker } from '../../src/broker/broker.js';
+import { PartitionMachine } from '../../src/statemachine/partition-machine.js';
+import { MemoryLogStore } from '../../src/storage/memory-log-store.js';
+import { TEST_TIMING } from './cluster-harness.js';
+
+describe('Broker.fetch long poll', () => {
+  let broker: Broker | undefined;
+  afterEach(async () => {
+    await broker?.close();
+    broker = undefined;
+  });
+
+  it('ends early, with no records, when its signal aborts (the client went away)', async () => {
+    broker = new Broker({ id: 1, store: new MemoryLogStore(), timing: TEST_TIMING });
+    await broker.whenReady(10_000);
+    await broker.createTopic({ name: 't', partitions: 1, replicationFactor: 1 });
+    await broker.whenReady(10_000);
+    const gone = new AbortController();
+    // A minute-long poll: the test's own timeout is far shorter, so only the abort can end it.
+    const polling = broker.fetch('t', 0, { offset: 0, timeoutMs: 60_000, signal: gone.signal });
+    gone.abort();
+    expect(await polling).toEqual({ records: [], nextOffset: 0, highWatermark: 0, logStartOffset: 0 });
+  }, 15_000);
+
+  it('a partition wait ends when its signal aborts while it waits', async () => {
+    const machine = new PartitionMachine(new MemoryLogStore(), 5);
+    const gone = new AbortController();
+    const waiting = machine.waitForAppend(60_000, gone.signal);
+    await new Promise((resolve) => setImmediate(resolve));
+    gone.abort();
+    await waiting;
+  }, 15_000);
+});
