@@ -74,7 +74,9 @@ export const startCommand: Command = {
       log.warn({}, 'no --cluster-secret-file: peers authenticate with the development default secret');
     }
 
-    const store = await LevelLogStore.open(dataDir);
+    // A damaged group cannot yet be rebuilt from peers safely: a replica that forgot what it
+    // acknowledged or voted for must not take part in Raft again under the same id.
+    const store = await LevelLogStore.open(dataDir, { refuseDamaged: true });
     const others = new Map([...peers].filter(([peer]) => peer !== id));
     const transport = peerListen
       ? await TcpTransport.listen({

@@ -1,3 +1,4 @@
+import { type CorruptionSummary, summarizeCorruption } from './corruption-summary.js';
 import type { AppendOp, NemesisOp, Op, OpType, ReadOp, ReplicaOp } from './history.js';
 
 /**
@@ -91,6 +92,8 @@ export interface Verdict {
   /** The anomalies, at most {@link CheckOptions.maxAnomaliesPerType} of each type. */
   readonly anomalies: readonly Anomaly[];
   readonly partitions: readonly PartitionSummary[];
+  /** What the file-corruption faults did (no anomaly by itself: lost appends are). */
+  readonly corruption: CorruptionSummary;
 }
 
 /** Options of {@link check}. */
@@ -197,6 +200,7 @@ export function check(history: readonly Op[], options: CheckOptions = {}): Verdi
     anomalyCounts,
     anomalies,
     partitions: summaries,
+    corruption: summarizeCorruption(history),
   };
 }
 
@@ -579,7 +583,7 @@ function pair(history: readonly Op[]) {
   for (const op of history) {
     switch (op.f) {
       case 'replica-log':
-        replicas.push(op);
+        if (op.type === 'ok') replicas.push(op);
         break;
       case 'heal-all':
         if (completed(op.type)) healEnd = op;

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -41,6 +41,13 @@ interface BrokerSlot {
   child: ChildProcess | undefined;
   paused: boolean;
 }
+
+/** How a broker came out of a (re)start: see {@link Cluster.settle}. */
+export type StartOutcome =
+  | { readonly state: 'ready' }
+  | { readonly state: 'exited'; readonly how: string; readonly error: string }
+  | { readonly state: 'storage-failed' }
+  | { readonly state: 'not-ready' };
 
 /** Children alive in this process, killed on exit whatever happens. */
 const liveChildren = new Set<ChildProcess>();
@@ -292,16 +299,53 @@ export class Cluster {
     }
   }
 
-  /** Resolves when every broker answers `/readyz` with 200; rejects after `timeoutMs`. */
-  async waitReady(timeoutMs: number): Promise<void> {
+  /** Resolves when every broker of `ids` answers `/readyz` with 200; rejects after `timeoutMs`. */
+  async waitReady(timeoutMs: number, ids: readonly number[] = this.ids): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    for (const id of this.ids) {
+    for (const id of ids) {
       for (;;) {
         if (await this.ready(id)) break;
         if (Date.now() > deadline) throw new Error(`broker ${id} was not ready within ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 100));
       }
     }
+  }
+
+  /**
+   * Wait until the broker (just restarted) is ready, has exited (a refusal to start: with the
+   * `raftlog: ...` line it printed), or `timeoutMs` passed: then it is `storage-failed` when it
+   * says its own storage stopped it, else `not-ready`.
+   */
+  async settle(id: number, timeoutMs: number): Promise<StartOutcome> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!this.isRunning(id)) {
+        const how = this.#exits.get(id)?.at(-1) ?? 'exited';
+        return { state: 'exited', how, error: await this.lastError(id) };
+      }
+      if (await this.ready(id)) return { state: 'ready' };
+      if (Date.now() > deadline)
+        return (await this.storageFailed(id)) ? { state: 'storage-failed' } : { state: 'not-ready' };
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** True when the running broker reports itself not alive: its storage failed (fail-stop). */
+  async storageFailed(id: number): Promise<boolean> {
+    try {
+      const res = await request(`${this.url(id)}/v1/cluster`, { headersTimeout: 2000, bodyTimeout: 2000 });
+      const body = (await res.body.json()) as { nodes?: { id: number; alive: boolean }[] };
+      return body.nodes?.find((n) => n.id === id)?.alive === false;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The last `raftlog: ...` error line the broker printed (its log file holds its stderr). */
+  private async lastError(id: number): Promise<string> {
+    const text = await readFile(this.slot(id).logFile, 'utf8').catch(() => '');
+    const lines = text.split('\n').filter((line) => line.startsWith('raftlog: '));
+    return lines.at(-1)?.slice('raftlog: '.length) ?? '';
   }
 
   private async ready(id: number): Promise<boolean> {

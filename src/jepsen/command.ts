@@ -2,6 +2,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Command } from '../cli/commands.js';
+import type { CorruptionSummary } from './corruption-summary.js';
 import { Scenarios } from './nemesis.js';
 import { runScenario } from './run.js';
 
@@ -83,7 +84,7 @@ export const jepsenCommand: Command = {
       failed ||= !ok;
       const c = result.verdict.counts;
       rows.push(
-        `| ${scenario} | ${runSeed} | ${(result.durationMs / 1000).toFixed(0)} s | ${c.ok} | ${c.failed} | ${c.indeterminate} | ${c.recovered} | ${c.lost} | ${c.duplicated} | ${c.inconsistent} | ${ok ? 'valid' : 'INVALID'} |`,
+        `| ${scenario} | ${runSeed} | ${(result.durationMs / 1000).toFixed(0)} s | ${c.ok} | ${c.failed} | ${c.indeterminate} | ${c.recovered} | ${c.lost} | ${c.duplicated} | ${c.inconsistent} | ${corruptionCell(result.verdict.corruption)} | ${ok ? 'valid' : 'INVALID'} |`,
       );
       process.stdout.write(
         `   ${ok ? 'valid' : 'INVALID'}; report: ${join(result.dir, 'report.html')}\n` +
@@ -93,8 +94,14 @@ export const jepsenCommand: Command = {
       );
     }
     process.stdout.write(
-      `\n| scenario | seed | time | ok | failed | indeterminate | recovered | lost | duplicated | inconsistent | verdict |\n|---|---|---|---|---|---|---|---|---|---|---|\n${rows.join('\n')}\n`,
+      `\n| scenario | seed | time | ok | failed | indeterminate | recovered | lost | duplicated | inconsistent | corruption | verdict |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n${rows.join('\n')}\n`,
     );
     return failed ? 1 : 0;
   },
 };
+
+/** The table cell for the file-corruption faults of a run, `-` when it had none. */
+function corruptionCell(c: CorruptionSummary): string {
+  if (c.faults.length === 0) return '-';
+  return `${c.faults.length}: ${c.refused} refused, ${c.storageFailed} failed, ${c.undetected} undetected${c.notReady > 0 ? `, ${c.notReady} not ready` : ''}`;
+}

@@ -60,6 +60,26 @@ export interface ReadOp extends OpBase {
   readonly error?: string;
 }
 
+/**
+ * What a file-corruption fault did to one broker and how the broker took it, recorded as the
+ * fault goes (an `info` event each time something is learnt).
+ */
+export interface CorruptionNote {
+  readonly broker: number;
+  readonly kind: 'bitflip' | 'truncate' | 'rollback';
+  /** The damage, e.g. `000012.log: flipped bit 9310` or `rolled back to its copy of 12.3 s`. */
+  readonly damage: string;
+  /**
+   * `refused`: it would not start on the damaged files (exited, with `error`); `storage-failed`:
+   * it started, then stopped serving on finding the damage (fail-stop); `started`: it runs on
+   * them, nothing detected; `not-ready`: it runs but was not ready in time.
+   */
+  readonly outcome: 'refused' | 'storage-failed' | 'started' | 'not-ready';
+  readonly error?: string;
+  /** Set when the harness repaired the broker: what it did. */
+  readonly repair?: string;
+}
+
 /** A fault starting (`invoke`) or healed (`ok`/`info`), or the final heal of everything. */
 export interface NemesisOp extends OpBase {
   readonly f: 'fault' | 'heal-all';
@@ -67,17 +87,21 @@ export interface NemesisOp extends OpBase {
   readonly value: string;
   /** Pairs the start and the end of one fault. */
   readonly fault?: number;
+  /** On `info` events of file-corruption faults. */
+  readonly corruption?: CorruptionNote;
 }
 
 /**
  * The committed log of one replica as found in its data directory after the run: `[offset,
- * value]` pairs from offset 0 (or its log start) up to its commit index.
+ * value]` pairs from offset 0 (or its log start) up to its commit index (`ok`), or why it could
+ * not be read (`fail`: a damaged store or group).
  */
 export interface ReplicaOp extends OpBase {
   readonly f: 'replica-log';
   readonly partition: number;
   readonly broker: number;
   readonly records: readonly (readonly [number, string])[];
+  readonly error?: string;
 }
 
 /** One event of a history. */

@@ -1,4 +1,10 @@
 import type { Cluster } from './cluster.js';
+import {
+  type ActiveFault,
+  type CorruptionFaultKind,
+  CorruptionFaultKinds,
+  CorruptionFaults,
+} from './corruption-faults.js';
 import { type HistoryRecorder, NEMESIS_PROCESS, type NemesisOp } from './history.js';
 import type { LeaderView } from './leader-view.js';
 import type { LinkMode } from './link-proxy.js';
@@ -10,7 +16,7 @@ import type { Rng } from './rng.js';
  * kinds and durations come from the seeded source; only the wall-clock pacing is real.
  */
 
-/** The kinds of fault. */
+/** The kinds of process and network fault (the corruption faults are in `corruption-faults.ts`). */
 export const FaultKinds = [
   'kill',
   'kill-leader',
@@ -28,7 +34,7 @@ export const FaultKinds = [
 ] as const;
 
 /** One kind of fault. */
-export type FaultKind = (typeof FaultKinds)[number];
+export type FaultKind = (typeof FaultKinds)[number] | CorruptionFaultKind;
 
 /** The named scenarios and the faults each draws from. */
 export const Scenarios: Readonly<Record<string, readonly FaultKind[]>> = {
@@ -45,13 +51,12 @@ export const Scenarios: Readonly<Record<string, readonly FaultKind[]>> = {
   asymmetric: ['asymmetric'],
   'delay-loss': ['delay', 'loss'],
   mix: FaultKinds,
+  // Soak only: damage to a stopped minority broker's files.
+  'corrupt-bitflip': ['corrupt-bitflip'],
+  'corrupt-truncate': ['corrupt-truncate'],
+  'corrupt-rollback': ['corrupt-rollback'],
+  'mix-corrupt': [...FaultKinds, ...CorruptionFaultKinds],
 };
-
-/** A started fault and how to undo it. */
-interface ActiveFault {
-  readonly description: string;
-  heal(): Promise<void>;
-}
 
 /** Options of {@link Nemesis}. */
 export interface NemesisOptions {
@@ -73,8 +78,28 @@ export class Nemesis {
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #faultId = 0;
+  readonly #corruption: CorruptionFaults;
 
-  constructor(private readonly o: NemesisOptions) {}
+  constructor(private readonly o: NemesisOptions) {
+    this.#corruption = new CorruptionFaults({
+      cluster: o.cluster,
+      rng: o.rng,
+      note: (fault, corruption) =>
+        o.recorder.record<NemesisOp>({
+          f: 'fault',
+          type: 'info',
+          process: NEMESIS_PROCESS,
+          value: `broker ${corruption.broker} ${corruption.outcome} after ${corruption.kind}: ${corruption.damage}`,
+          fault,
+          corruption,
+        }),
+    });
+  }
+
+  /** How many times each broker refused to start on damaged files (expected exits). */
+  refusals(): ReadonlyMap<number, number> {
+    return this.#corruption.refusals();
+  }
 
   start(): void {
     if (this.o.kinds.length === 0) return;
@@ -120,7 +145,7 @@ export class Nemesis {
       });
       let active: ActiveFault;
       try {
-        active = await this.#begin(kind, rng.between(faultLo, faultHi));
+        active = await this.#begin(kind, rng.between(faultLo, faultHi), fault);
       } catch (err) {
         recorder.record<NemesisOp>({
           f: 'fault',
@@ -160,10 +185,14 @@ export class Nemesis {
     return { id: rng.pick(cluster.ids), what: 'random broker (leader unknown)' };
   }
 
-  async #begin(kind: FaultKind, holdMs: number): Promise<ActiveFault> {
+  async #begin(kind: FaultKind, holdMs: number, fault: number): Promise<ActiveFault> {
     const { cluster, rng } = this.o;
     const ids = cluster.ids;
     switch (kind) {
+      case 'corrupt-bitflip':
+      case 'corrupt-truncate':
+      case 'corrupt-rollback':
+        return this.#corruption.begin(kind, fault);
       case 'kill':
       case 'kill-leader': {
         const target = kind === 'kill' ? { id: rng.pick(ids), what: 'random broker' } : this.#leaderOrAny();

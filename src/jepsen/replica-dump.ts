@@ -9,10 +9,14 @@ import { LevelLogStore } from '../storage/level-log-store.js';
  * API only ever serves the leader's copy.
  */
 
-/** One replica's committed records, `[offset, value]` (values as UTF-8 text). */
+/**
+ * One replica's committed records, `[offset, value]` (values as UTF-8 text), or why they could
+ * not be read (a damaged group: `records` is then empty).
+ */
 export interface ReplicaLog {
   readonly partition: number;
   readonly records: readonly (readonly [number, string])[];
+  readonly error?: string;
 }
 
 const READ_BYTES = 4 * 1024 * 1024;
@@ -28,30 +32,39 @@ export async function readReplicaLogs(dataDir: string, topic: string): Promise<R
     const out: ReplicaLog[] = [];
     for (const p of t.partitions) {
       if (!hosted.has(p.group)) continue;
-      const log = store.group(p.group);
-      const commit = log.initialState().hardState.commit;
-      const state = new PartitionState();
-      const first = log.firstIndex();
-      if (first > 1) state.restore(log.snapshot().data);
-      const records: (readonly [number, string])[] = [];
-      const decoder = new TextDecoder();
-      for (let index = first; index <= commit; ) {
-        const entries = await store.readEntries(p.group, index, commit + 1, READ_BYTES);
-        if (entries.length === 0) break;
-        for (const e of entries) {
-          const result = state.apply(e);
-          if (result.outcome === 'appended') {
-            result.batch.records.forEach((r, i) => {
-              records.push([result.baseOffset + i, decoder.decode(r.value)]);
-            });
-          }
-          index = e.index + 1;
-        }
+      try {
+        out.push({ partition: p.partition, records: await readCommitted(store, p.group) });
+      } catch (err) {
+        out.push({ partition: p.partition, records: [], error: String(err) });
       }
-      out.push({ partition: p.partition, records });
     }
     return out;
   } finally {
     await store.close();
   }
+}
+
+/** The committed records of one group, replayed through a fresh partition state. */
+async function readCommitted(store: LevelLogStore, group: number): Promise<(readonly [number, string])[]> {
+  const log = store.group(group);
+  const commit = log.initialState().hardState.commit;
+  const state = new PartitionState();
+  const first = log.firstIndex();
+  if (first > 1) state.restore(log.snapshot().data);
+  const records: (readonly [number, string])[] = [];
+  const decoder = new TextDecoder();
+  for (let index = first; index <= commit; ) {
+    const entries = await store.readEntries(group, index, commit + 1, READ_BYTES);
+    if (entries.length === 0) break;
+    for (const e of entries) {
+      const result = state.apply(e);
+      if (result.outcome === 'appended') {
+        result.batch.records.forEach((r, i) => {
+          records.push([result.baseOffset + i, decoder.decode(r.value)]);
+        });
+      }
+      index = e.index + 1;
+    }
+  }
+  return records;
 }

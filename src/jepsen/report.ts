@@ -203,6 +203,13 @@ export function renderReport(history: readonly Op[], verdict: Verdict, meta: Rep
   const anomalyCounts = Object.entries(verdict.anomalyCounts)
     .map(([k, v]) => `<tr><td>${esc(k)}</td><td>${v}</td></tr>`)
     .join('');
+  const c = verdict.corruption;
+  const corruption = c.faults
+    .map(
+      (f) =>
+        `<tr><td>${f.fault}</td><td>${f.broker}</td><td>${esc(f.kind)}</td><td>${esc(f.damage)}</td><td>${esc(f.outcome)}</td><td>${esc(f.error ?? '')}</td><td>${esc(f.repair ?? '')}</td></tr>`,
+    )
+    .join('');
   const legend = (['ok', 'info', 'fail'] as const)
     .map((t) => `<span style="color:${COLORS[t]}">● ${t}</span>`)
     .join(' &nbsp; ');
@@ -227,6 +234,12 @@ ${latencyChart(history, t1, intervals, heal)}
 <p>${legend}</p>
 ${throughputChart(history, t1, intervals, heal)}
 <h2>Faults</h2><table><tr><th>start</th><th>healed</th><th>fault</th></tr>${faults}</table>
+${
+  corruption
+    ? `<h2>File corruption</h2><p>${c.refused} refused to start, ${c.storageFailed} stopped serving on finding the damage, ${c.undetected} started with nothing detected (a rollback or a damaged write-ahead log tail is invisible to the broker: a risk to acknowledged writes), ${c.notReady} not ready in time.</p>
+<table><tr><th>fault</th><th>broker</th><th>kind</th><th>damage</th><th>outcome</th><th>error</th><th>repair</th></tr>${corruption}</table>`
+    : ''
+}
 <h2>Anomalies</h2>${anomalies ? `<ol>${anomalies}</ol>` : '<p>None.</p>'}
 ${citedOps ? `<h2>Events cited by anomalies</h2><table>${citedOps}</table>` : ''}
 </body></html>

@@ -13,7 +13,7 @@ import {
 import { call, clientAgent } from './http.js';
 import { LeaderView } from './leader-view.js';
 import { Nemesis, Scenarios } from './nemesis.js';
-import { readReplicaLogs } from './replica-dump.js';
+import { type ReplicaLog, readReplicaLogs } from './replica-dump.js';
 import { renderReport } from './report.js';
 import { Rng } from './rng.js';
 import { readOnce, Workload } from './workload.js';
@@ -99,6 +99,8 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
   const urls = new Map(cluster.ids.map((id) => [id, cluster.url(id)]));
   const leaders = new LeaderView(urls, TOPIC, dispatcher, rng.fork());
   const expectedExits = new Map<number, number>();
+  const outOfService = new Set<number>();
+  let refusals: ReadonlyMap<number, number> = new Map();
   let stopped = false;
   try {
     await cluster.waitReady(READY_MS);
@@ -126,6 +128,7 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
     nemesis.start();
     await sleep(o.timeSeconds * 1000);
     await nemesis.stop();
+    refusals = nemesis.refusals();
 
     recorder.record<NemesisOp>({
       f: 'heal-all',
@@ -134,9 +137,15 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
       value: 'heal all',
     });
     cluster.healAll();
-    let healed = 'healed';
+    // A broker whose storage failed on damage the nemesis did stays out of service: there is no
+    // safe repair, so the final phase neither waits for it nor reads through it.
+    for (const id of cluster.ids) if (await cluster.storageFailed(id)) outOfService.add(id);
+    let healed = outOfService.size === 0 ? 'healed' : `healed; out of service: ${[...outOfService]}`;
     try {
-      await cluster.waitReady(READY_MS);
+      await cluster.waitReady(
+        READY_MS,
+        cluster.ids.filter((id) => !outOfService.has(id)),
+      );
     } catch (err) {
       healed = `not ready after healing: ${String(err)}`;
     }
@@ -146,19 +155,29 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
     await workload.stop();
     await leaders.stop();
 
-    await finalReads(urls, partitions, { urls, topic: TOPIC, dispatcher, recorder });
+    const serving = new Map([...urls].filter(([id]) => !outOfService.has(id)));
+    await finalReads(serving, partitions, { urls, topic: TOPIC, dispatcher, recorder });
     for (const [id, list] of cluster.exits()) expectedExits.set(id, list.length);
     await cluster.stop();
     stopped = true;
     for (const id of cluster.ids) {
-      for (const replica of await readReplicaLogs(cluster.dataDir(id), TOPIC)) {
+      let replicas: ReplicaLog[];
+      try {
+        replicas = await readReplicaLogs(cluster.dataDir(id), TOPIC);
+      } catch (err) {
+        // A store the nemesis damaged may not open at all: every partition is unreadable there.
+        const error = String(err);
+        replicas = Array.from({ length: partitions }, (_, partition) => ({ partition, records: [], error }));
+      }
+      for (const replica of replicas) {
         recorder.record<ReplicaOp>({
           f: 'replica-log',
-          type: 'ok',
+          type: replica.error === undefined ? 'ok' : 'fail',
           process: NEMESIS_PROCESS,
           partition: replica.partition,
           broker: id,
           records: replica.records,
+          ...(replica.error === undefined ? {} : { error: replica.error }),
         });
       }
     }
@@ -171,11 +190,17 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
   }
 
   // Every exit before the final stop was one the nemesis caused: a kill, or a SIGTERM it sent.
-  // Exits with a code are crashes; the final SIGTERM must end every broker with code 0.
+  // Exits with a code are crashes, except refusals to start on files the nemesis damaged; the
+  // final SIGTERM must end every broker with code 0.
   const unexpectedExits: string[] = [];
   for (const [id, list] of cluster.exits()) {
     const before = expectedExits.get(id) ?? 0;
+    let refused = refusals.get(id) ?? 0;
     list.forEach((how, i) => {
+      if (i < before && how === 'exit 1' && refused > 0) {
+        refused--;
+        return;
+      }
       const crash = i < before ? how.startsWith('exit') && how !== 'exit 0' : how !== 'exit 0';
       if (crash) unexpectedExits.push(`broker ${id}: ${how}`);
     });
@@ -197,7 +222,10 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
   await writeFile(join(dir, 'run.json'), `${JSON.stringify(meta, null, 2)}\n`);
   await writeFile(join(dir, 'report.html'), renderReport(recorder.ops, verdict, meta));
   if (!o.keepData && verdict.valid && unexpectedExits.length === 0) {
-    for (const id of cluster.ids) await rm(cluster.dataDir(id), { recursive: true, force: true });
+    for (const id of cluster.ids) {
+      for (const suffix of ['', '.undamaged', '.earlier'])
+        await rm(`${cluster.dataDir(id)}${suffix}`, { recursive: true, force: true });
+    }
   }
   log(
     `${verdict.valid ? 'VALID' : 'INVALID'} in ${durationMs} ms: ${JSON.stringify(verdict.counts)} -> ${dir}`,

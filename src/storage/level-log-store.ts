@@ -6,6 +6,12 @@ import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js';
 import { CatchUpCache } from './catch-up-cache.js';
 import { GroupCommit } from './group-commit.js';
 import { GroupState, NO_GROUP } from './group-state.js';
+import {
+  checkNoDamageMarker,
+  checkNothingDropped,
+  isDiskDamage,
+  unreadableDirectory,
+} from './level-damage.js';
 import { LevelGroupLog } from './level-group-log.js';
 import { entryKey, FORMAT_KEY, groupLowerBound, Kind, metaKey, recordKey, termRunKey } from './level-keys.js';
 import { type LevelDb, type RecoveredGroup, recoverGroups } from './level-recovery.js';
@@ -63,17 +69,15 @@ export interface LevelLogStoreOptions {
    * written. Throwing (or rejecting) fails the write as an I/O error or a full disk would.
    */
   readonly beforeWrite?: (ops: number) => void | Promise<void>;
+  /**
+   * Fail the open with `STORAGE_CORRUPT` when any group's records fail their checks, instead of
+   * opening with those groups marked damaged. Default false.
+   */
+  readonly refuseDamaged?: boolean;
 }
 
 /** A LevelDB batch being staged: operations are copied into it as they are staged. */
 type StagedBatch = ReturnType<LevelDb['batch']>;
-
-function lockedDirectory(err: unknown): boolean {
-  for (let e = err; e instanceof Error; e = e.cause) {
-    if ((e as { code?: unknown }).code === 'LEVEL_LOCKED') return true;
-  }
-  return false;
-}
 
 /**
  * The durable {@link LogStore}: one LevelDB database (classic-level) per node for all groups,
@@ -142,10 +146,14 @@ export class LevelLogStore implements LogStore {
 
   /**
    * Opens (creating if needed) the store in `dir`. Fails with `DATA_DIR_LOCKED` when another
-   * process has it open, `STORAGE_VERSION` when it was written by a newer format.
+   * process has it open, `STORAGE_VERSION` when it was written by a newer format, and
+   * `STORAGE_CORRUPT` (naming the directory) when LevelDB finds it damaged, dropped write-ahead
+   * log records while opening it, or an earlier open did (see `level-damage.ts`). Groups whose
+   * own records fail their checks open as damaged (`damagedGroups()`).
    */
   static async open(dir: string, options: LevelLogStoreOptions = {}): Promise<LevelLogStore> {
     const location = path.resolve(dir);
+    await checkNoDamageMarker(location);
     const db: LevelDb = new Level<Buffer, Buffer>(location, {
       keyEncoding: 'buffer',
       valueEncoding: 'buffer',
@@ -153,25 +161,18 @@ export class LevelLogStore implements LogStore {
     try {
       await db.open({ writeBufferSize: options.writeBufferSize ?? 16 * 1024 * 1024 });
     } catch (err) {
-      if (lockedDirectory(err)) {
-        throw new RaftlogError('DATA_DIR_LOCKED', `data directory ${location} is in use by another process`, {
-          cause: err,
-          details: { dir: location },
-        });
-      }
-      throw new RaftlogError('STORAGE_FAILED', `cannot open data directory ${location}: ${String(err)}`, {
-        cause: err,
-        details: { dir: location },
-      });
+      throw unreadableDirectory(location, err);
     }
     try {
+      await checkNothingDropped(location);
       await checkFormat(db, location);
       const store = new LevelLogStore(db, location, options);
       store.#restore(await recoverGroups(db));
+      if (options.refuseDamaged) store.#refuseDamaged();
       return store;
     } catch (err) {
       await db.close();
-      throw err;
+      throw unreadableDirectory(location, err);
     }
   }
 
@@ -372,6 +373,17 @@ export class LevelLogStore implements LogStore {
     for (const [groupId, r] of recovered) this.#groups.set(groupId, GroupState.recovered(groupId, r));
   }
 
+  #refuseDamaged(): void {
+    const damaged = [...this.#groups.values()].filter((g) => g.damage !== undefined);
+    if (damaged.length === 0) return;
+    throw new RaftlogError(
+      'STORAGE_CORRUPT',
+      `data directory ${this.#dir} is damaged (${damaged.map((g) => g.damage!.message).join('; ')}); ` +
+        'refusing to open it',
+      { details: { dir: this.#dir, groups: damaged.map((g) => g.groupId) } },
+    );
+  }
+
   #batchStarted(): void {
     for (const g of this.#stagedGroups) {
       g.inflightFrom = g.stagedFrom;
@@ -456,7 +468,14 @@ export class LevelLogStore implements LogStore {
     try {
       let bytes = 0;
       for (;;) {
-        const items = await it.nextv(64);
+        let items: [Buffer, Buffer][];
+        try {
+          items = await it.nextv(64);
+        } catch (err) {
+          // LevelDB's own checks (a table's blocks, its index) or the disk failed the read.
+          if (isDiskDamage(err)) throw this.#damaged(g, `unreadable: ${(err as Error).message}`, err);
+          throw err;
+        }
         if (items.length === 0) break;
         for (const [key, value] of items) {
           const index = lo + out.length;

@@ -123,6 +123,16 @@ describe('LevelLogStore: corrupt data is reported, never returned', () => {
     expect(store.group(1).lastIndex()).toBe(10);
   });
 
+  it('with refuseDamaged, a damaged group fails the open with STORAGE_CORRUPT naming the directory', async () => {
+    await writeTwoGroups();
+    await flipByte(recordKey(2, Kind.HardState));
+    const err = await LevelLogStore.open(dir, { refuseDamaged: true }).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('STORAGE_CORRUPT');
+    expect((err as Error).message).toContain(`data directory ${dir} is damaged (group 2 is damaged`);
+    // Refusing closed the database: it opens again.
+    expect((await openStore()).damagedGroups()).toEqual([2]);
+  });
+
   it('a log that does not start right after the snapshot is damaged', async () => {
     await writeTwoGroups();
     await editDb((db) => db.del(entryKey(1, 1)));
