@@ -53,8 +53,11 @@ export interface RouteDef {
   /** Path pattern in the router's syntax (`:name` segments). */
   readonly url: string;
   readonly operation: Operation;
-  /** `clientGone` is aborted when the client disconnects before the answer is sent. */
-  handle(req: FastifyRequest, format: WireFormat, clientGone: AbortSignal): Promise<Answer>;
+  /**
+   * `clientGone()` gives a signal aborted when the client disconnects before the answer is sent
+   * (made on first call: most requests never need one).
+   */
+  handle(req: FastifyRequest, format: WireFormat, clientGone: () => AbortSignal): Promise<Answer>;
   /** Time the leader may take on top of the forwarding timeout when this request is forwarded. */
   forwardWaitMs?(req: FastifyRequest): number;
 }
@@ -265,7 +268,7 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
           ...(q.timeout_ms === undefined
             ? {}
             : { timeoutMs: parseCount('timeout_ms', q.timeout_ms, { max: MAX_FETCH_TIMEOUT_MS }) }),
-          signal: clientGone,
+          signal: clientGone(),
         };
         const { topic, partition } = await partitionParams(req);
         const result = await broker.fetch(topic, partition, fetchReq);

@@ -142,7 +142,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     def: RouteDef,
     req: FastifyRequest,
     err: unknown,
-    clientGone: AbortSignal,
+    clientGone: () => AbortSignal,
   ): Promise<Answer> {
     const target = forwardTarget(err, broker, wasForwarded(req));
     if (target === undefined) throw err;
@@ -155,7 +155,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         accept: req.headers.accept,
         body: rawBody(req),
         extraWaitMs: def.forwardWaitMs?.(req) ?? 0,
-        signal: clientGone,
+        signal: clientGone(),
       });
       metrics.countForward(def.operation, 'ok');
       return { status: res.status, raw: res.body, contentType: res.contentType };
@@ -175,15 +175,22 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       handler: async (req, reply) => {
         const format = responseFormat(req.headers.accept, req.headers['content-type']);
         // A long poll whose client went away stops waiting (and so does its forwarded copy).
-        const clientGone = new AbortController();
-        reply.raw.once('close', () => {
-          if (!reply.raw.writableFinished) clientGone.abort();
-        });
+        let gone: AbortController | undefined;
+        const clientGone = (): AbortSignal => {
+          if (gone === undefined) {
+            const controller = new AbortController();
+            reply.raw.once('close', () => {
+              if (!reply.raw.writableFinished) controller.abort();
+            });
+            gone = controller;
+          }
+          return gone.signal;
+        };
         let answer: Answer;
         try {
-          answer = await def.handle(req, format, clientGone.signal);
+          answer = await def.handle(req, format, clientGone);
         } catch (err) {
-          answer = await forwardOrThrow(def, req, err, clientGone.signal);
+          answer = await forwardOrThrow(def, req, err, clientGone);
         }
         return send(req, reply, answer);
       },
