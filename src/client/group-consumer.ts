@@ -46,7 +46,8 @@ export interface GroupConsumerOptions {
    * Called (and awaited) when partitions are taken away: after their fetches stopped and (with
    * auto commit) what was processed of them was committed, before the group is told they are
    * free, so a commit made here counts. Also called for partitions lost because no heartbeat got
-   * through for a whole session (then the group may have given them away already).
+   * through for a whole session (then the group may have given them away already; an error
+   * thrown then is ignored).
    */
   readonly onRevoked?: (partitions: readonly TopicPartition[]) => void | Promise<void>;
   /** Called (and awaited) when partitions are given to this member, before their first record. */
@@ -420,6 +421,15 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     this.#generation = -1;
     this.#assigned = new Map();
     this.#signal();
+    // Told at once, not at the iterator's next turn (it may not iterate); errors go nowhere.
+    this.#serially(() => this.#reportLost()).catch(() => {});
+  }
+
+  async #reportLost(): Promise<void> {
+    if (this.#lost.length === 0) return;
+    const lost = this.#lost;
+    this.#lost = [];
+    await this.#options.onRevoked?.(lost);
   }
 
   #setAssignment(state: MemberState): void {
@@ -470,11 +480,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
    * commit), call `onRevoked`, then have them confirmed to the group. Reports lost partitions.
    */
   async #revoke(): Promise<void> {
-    if (this.#lost.length > 0) {
-      const lost = this.#lost;
-      this.#lost = [];
-      await this.#options.onRevoked?.(lost);
-    }
+    await this.#reportLost();
     const revoked = [...this.#active].filter(([k]) => !this.#assigned.has(k));
     if (revoked.length === 0) return;
     const member = this.#memberId;
@@ -556,7 +562,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       return;
     }
     if (err instanceof RaftlogClientError && err.retriable) {
-      await this.#pause(backoffDelay(2, BACKOFF));
+      // A rebalance cuts the pause short: revocations are not kept waiting.
+      await Promise.race([this.#pause(backoffDelay(2, BACKOFF)), this.#changed]);
       return;
     }
     throw err;
