@@ -170,7 +170,9 @@ describe('the rebalance barrier on a real cluster', () => {
     );
 
     // Every record arrived (at least once), in the group as a whole.
+    let deliveries = 0;
     for (let p = 0; p < PARTITIONS; p++) {
+      deliveries += members.reduce((n, m) => n + m.log.received[p]!.length, 0);
       const got = new Set(members.flatMap((m) => m.log.received[p]!.map((r) => r.offset)));
       const missing = Array.from({ length: highWatermarks[p]! }, (_, o) => o).filter((o) => !got.has(o));
       expect(missing, `partition ${p}`).toEqual([]);
@@ -207,7 +209,7 @@ describe('the rebalance barrier on a real cluster', () => {
     }
     expect(moves).toBeGreaterThanOrEqual(PARTITIONS); // the test did exercise the barrier
     console.log(
-      `rebalance barrier: ${produced} records, ${moves} partition moves, ${members.length} members (one killed); ` +
+      `rebalance barrier: ${produced} records, ${deliveries - highWatermarks.reduce((x, y) => x + y, 0)} redelivered (at least once), ${moves} partition moves, ${members.length} members (one killed); ` +
         `join to balanced ${joinMs.join('/')} ms, kill to takeover ${takeoverMs} ms ` +
         `(session ${SESSION_MS} ms, heartbeat ${HEARTBEAT_MS} ms)`,
     );
