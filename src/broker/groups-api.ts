@@ -17,13 +17,39 @@ export interface JoinGroupRequest {
   readonly topics: readonly string[];
   /** How long the member may stay silent before it is removed. Default {@link DEFAULT_SESSION_TIMEOUT_MS}. */
   readonly sessionTimeoutMs?: number;
+  /**
+   * The member id, chosen by the client (a fresh random one per member) so that a retried join
+   * is answered with the member the first attempt made instead of making a second one. Absent:
+   * the coordinator chooses.
+   */
+  readonly memberId?: string;
+  /**
+   * The member confirms revocations ({@link HeartbeatRequest.revoked}); partitions taken from it
+   * then move only once it confirmed, left or expired. Absent or false: they move at once, so
+   * the old and the new owner may both read them for a while (clients that predate the barrier).
+   */
+  readonly confirmRevocations?: boolean;
+}
+
+/** What a heartbeat may carry. */
+export interface HeartbeatRequest {
+  /** The member's generation; another one is STALE_GENERATION (with the current one). */
+  readonly generation?: number;
+  /**
+   * Partitions of {@link MemberState.revoking} the member stopped consuming (and committed what it
+   * processed of), as seen in `generation` (required with it). They go to their new owners.
+   */
+  readonly revoked?: readonly TopicAssignment[];
 }
 
 /** A member's generation and partitions: the answer to a join or a heartbeat. */
 export interface MemberState {
   readonly memberId: string;
   readonly generation: number;
+  /** What the member may consume now. */
   readonly assignments: readonly TopicAssignment[];
+  /** What it must stop consuming, then confirm with {@link HeartbeatRequest.revoked}. */
+  readonly revoking: readonly TopicAssignment[];
 }
 
 export interface CommitOffsetsRequest {
@@ -57,14 +83,17 @@ export interface GroupMemberDescription {
   readonly memberId: string;
   readonly topics: readonly string[];
   readonly sessionTimeoutMs: number;
+  /** What it may consume now. */
   readonly assignments: readonly TopicAssignment[];
+  /** What it is told to stop consuming and has not confirmed yet. */
+  readonly revoking: readonly TopicAssignment[];
 }
 
 /** One partition the group reads or has an offset for. */
 export interface GroupPartitionDescription {
   readonly topic: string;
   readonly partition: number;
-  /** The member it is assigned to, or null. */
+  /** The member that may consume it (its new owner once the previous one confirmed), or null. */
   readonly memberId: string | null;
   /** The committed offset, or null when none was committed. */
   readonly offset: number | null;
@@ -101,10 +130,10 @@ export const MIN_SESSION_TIMEOUT_MS = 100;
 export const MAX_SESSION_TIMEOUT_MS = 3_600_000;
 
 export interface GroupApi {
-  /** Add a member (its id is chosen by the coordinator); the group is created on first join. */
+  /** Add a member (or answer the one a retried join made); the group is created on first join. */
   joinGroup(group: string, req: JoinGroupRequest): Promise<MemberState>;
-  /** Keep a member alive; answers its current generation and partitions. */
-  heartbeat(group: string, memberId: string, generation?: number): Promise<MemberState>;
+  /** Keep a member alive and take its confirmed revocations; answers its generation and partitions. */
+  heartbeat(group: string, memberId: string, req?: HeartbeatRequest): Promise<MemberState>;
   /** Remove a member at once (its partitions move to the others). */
   leaveGroup(group: string, memberId: string): Promise<void>;
   commitOffsets(group: string, req: CommitOffsetsRequest): Promise<void>;

@@ -10,9 +10,10 @@ import {
   encodeGroupCommand,
   type GroupCommand,
   type MemberAssignment,
-  memberPartitions,
+  memberView,
   offsetKey,
   type PartitionCounts,
+  staleGeneration,
   subscribedTopics,
 } from '../statemachine/group-state.js';
 import {
@@ -34,6 +35,7 @@ import {
   type GroupOffset,
   type GroupPartitionDescription,
   type GroupSummary,
+  type HeartbeatRequest,
   type JoinGroupRequest,
   MAX_SESSION_TIMEOUT_MS,
   type MemberState,
@@ -158,15 +160,16 @@ export class GroupCoordinator implements GroupApi {
     ) {
       throw invalid(`session_timeout_ms must be from ${MIN_SESSION_TIMEOUT_MS} to ${MAX_SESSION_TIMEOUT_MS}`);
     }
+    if (req.memberId !== undefined && !isMemberId(req.memberId)) {
+      throw invalid('member ids are 1 to 128 characters of [a-zA-Z0-9._-]');
+    }
     await this.#ensureGroupsTopic();
     const { raftGroup, machine } = await this.#leaderFor(group);
     await this.#b.catchUpMetadata();
     const existing = machine.state.group(group);
-    const topics = subscribedTopics([
-      ...(existing?.members.values() ?? []),
-      { id: '', topics: req.topics, sessionTimeoutMs },
-    ]);
-    const memberId = randomUUID();
+    const topics = subscribedTopics([...(existing?.members.values() ?? []), { topics: req.topics }]);
+    // The state machine answers a join whose id is already in with that member (a retry).
+    const memberId = req.memberId ?? randomUUID();
     const result = (await this.#propose(raftGroup, {
       op: 'join',
       group,
@@ -174,26 +177,41 @@ export class GroupCoordinator implements GroupApi {
       topics: [...new Set(req.topics)].sort(),
       sessionTimeoutMs,
       partitionCounts: this.#partitionCounts(topics),
+      ...(req.confirmRevocations === true ? { confirmsRevocations: true } : {}),
     })) as MemberAssignment;
     this.#touch(raftGroup, group, memberId);
-    return { memberId, generation: result.generation, assignments: byTopic(result.partitions) };
+    return memberState(result);
   }
 
-  async heartbeat(group: string, memberId: string, generation?: number): Promise<MemberState> {
+  async heartbeat(group: string, memberId: string, req: HeartbeatRequest = {}): Promise<MemberState> {
     checkGroup(group);
+    const revoked = (req.revoked ?? []).flatMap((a) =>
+      a.partitions.map((partition) => ({ topic: a.topic, partition })),
+    );
+    if (revoked.length > 0 && req.generation === undefined) {
+      throw invalid('revoked partitions must come with the generation they were revoked in');
+    }
     const { raftGroup, machine } = await this.#leaderFor(group);
+    if (revoked.length > 0) {
+      // Through Raft: once applied, the partitions may be granted to their new owners.
+      const result = (await this.#propose(raftGroup, {
+        op: 'release',
+        group,
+        memberId,
+        generation: req.generation!,
+        partitions: revoked,
+      })) as MemberAssignment;
+      this.#touch(raftGroup, group, memberId);
+      return memberState(result);
+    }
     // Fresh state: every membership change committed before this heartbeat is applied here.
     await this.#b.host.readIndex(raftGroup);
     const g = memberOf(machine, group, memberId);
-    if (generation !== undefined && generation !== g.generation) {
-      throw new RaftlogError(
-        'STALE_GENERATION',
-        `generation ${generation} of group ${group} is stale; the current generation is ${g.generation}`,
-        { details: { generation: g.generation } },
-      );
+    if (req.generation !== undefined && req.generation !== g.generation) {
+      throw staleGeneration(group, req.generation, g.generation);
     }
     this.#touch(raftGroup, group, memberId);
-    return { memberId, generation: g.generation, assignments: byTopic(memberPartitions(g, memberId)) };
+    return memberState(memberView(g, memberId));
   }
 
   async leaveGroup(group: string, memberId: string): Promise<void> {
@@ -240,7 +258,7 @@ export class GroupCoordinator implements GroupApi {
     const g = await this.#readGroup(group);
     const owners = new Map<string, string>();
     const all = new Map<string, TopicPartition>();
-    for (const [id, list] of g.assignment) {
+    for (const [id, list] of g.owned) {
       for (const tp of list) {
         owners.set(offsetKey(tp.topic, tp.partition), id);
         all.set(offsetKey(tp.topic, tp.partition), tp);
@@ -267,12 +285,16 @@ export class GroupCoordinator implements GroupApi {
       generation: g.generation,
       members: [...g.members.values()]
         .sort((a, b) => (a.id < b.id ? -1 : 1))
-        .map((m) => ({
-          memberId: m.id,
-          topics: m.topics,
-          sessionTimeoutMs: m.sessionTimeoutMs,
-          assignments: byTopic(memberPartitions(g, m.id)),
-        })),
+        .map((m) => {
+          const view = memberState(memberView(g, m.id));
+          return {
+            memberId: m.id,
+            topics: m.topics,
+            sessionTimeoutMs: m.sessionTimeoutMs,
+            assignments: view.assignments,
+            revoking: view.revoking,
+          };
+        }),
       partitions,
     };
   }
@@ -521,6 +543,15 @@ export function byTopic(partitions: readonly TopicPartition[]): TopicAssignment[
   return [...out]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([topic, list]) => ({ topic, partitions: list.sort((a, b) => a - b) }));
+}
+
+function memberState(view: MemberAssignment): MemberState {
+  return {
+    memberId: view.memberId,
+    generation: view.generation,
+    assignments: byTopic(view.partitions),
+    revoking: byTopic(view.revoking),
+  };
 }
 
 function memberOf(machine: GroupCoordinatorMachine, group: string, memberId: string): ConsumerGroup {

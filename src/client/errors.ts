@@ -29,6 +29,8 @@ export interface ErrorFacts {
   readonly current_epoch?: number;
   /** OUT_OF_ORDER_SEQUENCE: the sequence the partition expected. */
   readonly expected_sequence?: number;
+  /** STALE_GENERATION: the group's current generation. */
+  readonly generation?: number;
 }
 
 /** What a {@link RaftlogClientError} is made of besides its code and message. */
@@ -79,6 +81,7 @@ const FACT_NAMES = [
   'high_watermark',
   'current_epoch',
   'expected_sequence',
+  'generation',
 ] as const;
 
 /** The error for an answer with status ≥ 400 and its decoded body (anything). */

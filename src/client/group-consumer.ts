@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { FetchResult } from '../broker/api.js';
 import type { MemberState, TopicAssignment } from '../broker/groups-api.js';
 import { isErrorCode, RaftlogError } from '../errors.js';
@@ -5,7 +6,7 @@ import { type BackoffOptions, backoffDelay } from './backoff.js';
 import type { RaftlogClient } from './client.js';
 import type { ConsumedRecord } from './consumer.js';
 import { RaftlogClientError } from './errors.js';
-import { checkGroup, groupOffsets, groupPath, memberFromWire } from './groups.js';
+import { byTopic, checkGroup, groupOffsets, groupPath, memberFromWire } from './groups.js';
 import { checkCount, checkTopic } from './validate.js';
 
 /** A partition of a topic. */
@@ -41,7 +42,13 @@ export interface GroupConsumerOptions {
    * (as of its last fetch), instead of waiting for new records. Default false.
    */
   readonly untilEnd?: boolean;
-  /** Called (and awaited) when partitions are taken away, before any record of the new assignment. */
+  /**
+   * Called (and awaited) when partitions are taken away: after their fetches stopped and (with
+   * auto commit) what was processed of them was committed, before the group is told they are
+   * free, so a commit made here counts. Also called for partitions lost because no heartbeat got
+   * through for a whole session (then the group may have given them away already; an error
+   * thrown then is ignored).
+   */
   readonly onRevoked?: (partitions: readonly TopicPartition[]) => void | Promise<void>;
   /** Called (and awaited) when partitions are given to this member, before their first record. */
   readonly onAssigned?: (partitions: readonly TopicPartition[]) => void | Promise<void>;
@@ -71,11 +78,16 @@ const BACKOFF: BackoffOptions = { initialMs: 50, maxMs: 1000 };
 
 /**
  * A member of a consumer group, read with `for await (const record of consumer)`. Between groups
- * every group sees every record; within a group each partition is read by one member. The
- * consumer joins the group, heartbeats in the background, fetches the partitions the group
+ * every group sees every record; within a group each partition is read by one member at a time.
+ * The consumer joins the group, heartbeats in the background, fetches the partitions the group
  * assigns it from their committed offsets, and follows rebalances: a heartbeat answering another
  * assignment revokes partitions ({@link GroupConsumerOptions.onRevoked}) and starts new ones
  * ({@link GroupConsumerOptions.onAssigned}).
+ *
+ * Rebalances have a barrier: a revoked partition stops being fetched once the record in hand is
+ * processed, what was processed of it is committed (auto commit), `onRevoked` runs, and only then
+ * does the consumer confirm it to the group, which gives it to its new owner. A consumer whose
+ * heartbeats fail for a whole session stops reading (the group expires it about then).
  *
  * Delivery is at least once: offsets are committed only for records that were processed (auto
  * commit) or handed out before {@link commit} (manual), and only while this member owns the
@@ -100,7 +112,19 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   #assigned = new Map<string, TopicPartition>();
   /** Partitions the iterator currently reads. */
   readonly #active = new Map<string, Active>();
-  #lastHeartbeatOk = 0;
+  /** Revoked partitions being wound up (commit, `onRevoked`): still ours to commit. */
+  readonly #revoking = new Map<string, Active>();
+  /** Revoked partitions wound up, to confirm with the next heartbeat. */
+  readonly #toConfirm = new Map<string, TopicPartition>();
+  /** Partitions dropped when the session was lost, for `onRevoked`. */
+  #lost: TopicPartition[] = [];
+  /** Fires when a session's worth of time passed since the last heartbeat that got through was sent. */
+  #sessionTimer: NodeJS.Timeout | undefined;
+  /** Ends the session loop's pause early (a revocation to confirm); see {@link #wake}. */
+  #nudge: (() => void) | undefined;
+  #woken = false;
+  #heartbeats: Promise<void> = Promise.resolve();
+  #rebalances: Promise<void> = Promise.resolve();
   #lastCommit = 0;
   /** Resolves when the assignment changed or the consumer closed; replaced after each. */
   #changed!: Promise<void>;
@@ -172,6 +196,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#sessionTimer);
     this.#stop.abort(new RaftlogError('INVALID_REQUEST', 'the consumer is closed'));
     for (const a of this.#active.values()) a.abort.abort(this.#stop.signal.reason);
     this.#signal();
@@ -223,7 +248,10 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       for (;;) {
         if (this.#closed) return;
         if (!this.#inStep()) {
-          await this.#rebalance();
+          await this.#serially(async () => {
+            await this.#revoke();
+            await this.#assign();
+          });
           for (const k of ended) if (!this.#active.has(k)) ended.delete(k);
           for (const [k, a] of this.#active) if (!polls.has(k) && !ended.has(k)) poll(a);
           for (const k of polls.keys()) if (!this.#active.has(k)) polls.delete(k);
@@ -242,7 +270,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
           continue;
         }
         for (const record of answer.result.records) {
-          if (this.#active.get(answer.key) !== a || this.#closed) break;
+          // A partition being revoked hands out nothing more: the sooner it is confirmed, the better.
+          if (this.#active.get(answer.key) !== a || !this.#assigned.has(answer.key) || this.#closed) break;
           a.delivered = record.offset + 1;
           a.position = record.offset + 1;
           yield { ...record, topic: a.tp.topic, partition: a.tp.partition };
@@ -252,7 +281,7 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
             await this.#commit('processed').catch(() => {});
           }
         }
-        if (this.#active.get(answer.key) !== a || this.#closed) continue;
+        if (this.#active.get(answer.key) !== a || !this.#assigned.has(answer.key) || this.#closed) continue;
         if (answer.result.records.length === 0) a.position = answer.result.nextOffset;
         if (this.#options.untilEnd && a.position >= answer.result.highWatermark) ended.add(answer.key);
         else poll(a);
@@ -270,21 +299,30 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   // ---- membership ----------------------------------------------------------------------------
 
   async #join(): Promise<void> {
+    // Chosen here, so that a join retried after a lost answer finds the member it made.
+    const memberId = randomUUID();
     for (let attempt = 1; ; attempt++) {
       if (this.#closed) throw new RaftlogError('INVALID_REQUEST', 'the consumer is closed');
+      const sentAt = Date.now();
       try {
         const answer = await this.#client.request(
           {
             method: 'POST',
             path: `${groupPath(this.group)}/members`,
-            body: { topics: this.#topics, session_timeout_ms: this.#sessionTimeoutMs },
+            body: {
+              topics: this.#topics,
+              session_timeout_ms: this.#sessionTimeoutMs,
+              member_id: memberId,
+              confirm_revocations: true,
+            },
             signal: this.#stop.signal,
           },
-          'only-if-not-done',
+          'idempotent',
         );
         const state = memberFromWire(answer);
         this.#memberId = state.memberId;
-        this.#lastHeartbeatOk = Date.now();
+        this.#generation = -1;
+        this.#sessionAlive(sentAt);
         this.#setAssignment(state);
         return;
       } catch (err) {
@@ -298,13 +336,15 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   /** Heartbeats until closed; rejoins when the group forgot this member. */
   async #sessionLoop(): Promise<void> {
     while (!this.#closed) {
-      await this.#pause(this.#heartbeatMs);
+      await this.#pause(this.#heartbeatMs, true);
       if (this.#closed) return;
       if (this.#memberId === undefined) {
         await this.#join().catch(() => {});
         continue;
       }
       await this.#heartbeat();
+      // Nobody iterates: wind revoked partitions up here, so that their new owners get them.
+      if (!this.#iterating && !this.#inStep()) await this.#serially(() => this.#revoke()).catch(() => {});
       if (
         this.#autoCommit &&
         Date.now() - this.#lastCommit >= this.#autoCommitMs &&
@@ -315,14 +355,26 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     }
   }
 
-  async #heartbeat(): Promise<void> {
+  /** One heartbeat at a time, so that answers arrive in order; it carries the revocations to confirm. */
+  #heartbeat(): Promise<void> {
+    const run = this.#heartbeats.then(() => this.#heartbeatNow(true));
+    this.#heartbeats = run.catch(() => {});
+    return run;
+  }
+
+  async #heartbeatNow(confirm: boolean): Promise<void> {
     const member = this.#memberId;
     if (member === undefined) return;
+    const confirming = confirm ? [...this.#toConfirm.values()] : [];
+    const sentAt = Date.now();
     try {
       const answer = await this.#client.request(
         {
           method: 'POST',
           path: `${groupPath(this.group)}/members/${member}/heartbeat`,
+          ...(confirming.length === 0
+            ? {}
+            : { body: { generation: this.#generation, revoked: byTopic(confirming) } }),
           timeoutMs: this.#sessionTimeoutMs,
           signal: this.#stop.signal,
         },
@@ -330,23 +382,59 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
         1,
       );
       if (this.#memberId !== member) return;
-      this.#lastHeartbeatOk = Date.now();
+      this.#sessionAlive(sentAt);
+      for (const tp of confirming) this.#toConfirm.delete(key(tp));
       this.#setAssignment(memberFromWire({ ...(answer as object), member_id: member }));
     } catch (err) {
       if (this.#closed || this.#memberId !== member) return;
       if (isErrorCode(err, 'UNKNOWN_MEMBER') || isErrorCode(err, 'GROUP_NOT_FOUND')) {
         // The session expired: everything this member had is someone else's now. Join again.
         this.#memberId = undefined;
-        this.#setAssignment({ memberId: '', generation: -1, assignments: [] });
-      } else if (Date.now() - this.#lastHeartbeatOk > this.#sessionTimeoutMs) {
-        // Out of touch for a whole session: the group may have moved on; stop reading until a
-        // heartbeat gets through.
-        this.#setAssignment({ memberId: member, generation: -1, assignments: [] });
+        this.#loseAll();
+      } else if (isErrorCode(err, 'STALE_GENERATION') && confirming.length > 0) {
+        // The group moved on since the revocation: learn the new generation (the answer wakes
+        // the session loop to confirm in it).
+        await this.#heartbeatNow(false);
       }
     }
   }
 
+  /** A heartbeat sent at `sentAt` got through: the group keeps this member until a session after it. */
+  #sessionAlive(sentAt: number): void {
+    clearTimeout(this.#sessionTimer);
+    if (this.#closed) return;
+    // Counted from the sending, which precedes the coordinator's own count: this member stops
+    // reading before the group can give its partitions away.
+    this.#sessionTimer = setTimeout(() => this.#loseAll(), sentAt + this.#sessionTimeoutMs - Date.now());
+    this.#sessionTimer.unref();
+  }
+
+  /** Stop reading everything at once (no commit, no confirmation): the group may have moved on. */
+  #loseAll(): void {
+    clearTimeout(this.#sessionTimer);
+    for (const [k, a] of this.#active) {
+      a.abort.abort(new RaftlogError('INVALID_REQUEST', 'the session was lost'));
+      this.#active.delete(k);
+      this.#lost.push(a.tp);
+    }
+    this.#toConfirm.clear();
+    this.#generation = -1;
+    this.#assigned = new Map();
+    this.#signal();
+    // Told at once, not at the iterator's next turn (it may not iterate); errors go nowhere.
+    this.#serially(() => this.#reportLost()).catch(() => {});
+  }
+
+  async #reportLost(): Promise<void> {
+    if (this.#lost.length === 0) return;
+    const lost = this.#lost;
+    this.#lost = [];
+    await this.#options.onRevoked?.(lost);
+  }
+
   #setAssignment(state: MemberState): void {
+    // Answers come in order (one heartbeat at a time); an older generation is a join's leftover.
+    if (state.generation < this.#generation) return;
     this.#generation = state.generation;
     const next = new Map<string, TopicPartition>();
     for (const a of state.assignments as TopicAssignment[]) {
@@ -355,25 +443,67 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     }
     const same = next.size === this.#assigned.size && [...next.keys()].every((k) => this.#assigned.has(k));
     this.#assigned = next;
+    // Given back before it was confirmed: still ours, nothing to confirm.
+    for (const k of next.keys()) this.#toConfirm.delete(k);
+    // The group waits for partitions this member does not read (lost, or never started): confirm.
+    const lost = new Set(this.#lost.map(key));
+    for (const a of state.revoking as TopicAssignment[]) {
+      for (const partition of a.partitions) {
+        const k = key({ topic: a.topic, partition });
+        if (!this.#active.has(k) && !this.#revoking.has(k) && !lost.has(k)) {
+          this.#toConfirm.set(k, { topic: a.topic, partition });
+        }
+      }
+    }
+    if (this.#toConfirm.size > 0) this.#wake();
     if (!same) this.#signal();
   }
 
   /** True when the iterator reads exactly what the coordinator assigned. */
   #inStep(): boolean {
     return (
+      this.#lost.length === 0 &&
       this.#active.size === this.#assigned.size &&
       [...this.#assigned.keys()].every((k) => this.#active.has(k))
     );
   }
 
-  /** Stop reading revoked partitions, start reading assigned ones from their committed offsets. */
-  async #rebalance(): Promise<void> {
+  /** Run rebalance steps one at a time (the iterator and the session loop both take them). */
+  #serially(step: () => Promise<void>): Promise<void> {
+    const run = this.#rebalances.then(step);
+    this.#rebalances = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Wind up revoked partitions: stop fetching them, commit what was processed of them (auto
+   * commit), call `onRevoked`, then have them confirmed to the group. Reports lost partitions.
+   */
+  async #revoke(): Promise<void> {
+    await this.#reportLost();
     const revoked = [...this.#active].filter(([k]) => !this.#assigned.has(k));
+    if (revoked.length === 0) return;
+    const member = this.#memberId;
     for (const [k, a] of revoked) {
       a.abort.abort(new RaftlogError('INVALID_REQUEST', 'the partition was revoked'));
       this.#active.delete(k);
+      this.#revoking.set(k, a);
     }
-    if (revoked.length > 0) await this.#options.onRevoked?.(revoked.map(([, a]) => a.tp));
+    try {
+      // A failed commit is not retried here: the new owner reads again from the last commit.
+      if (this.#autoCommit) await this.#commit('processed').catch(() => {});
+      await this.#options.onRevoked?.(revoked.map(([, a]) => a.tp));
+    } finally {
+      for (const [k, a] of revoked) {
+        this.#revoking.delete(k);
+        if (this.#memberId === member && !this.#assigned.has(k)) this.#toConfirm.set(k, a.tp);
+      }
+      this.#wake();
+    }
+  }
+
+  /** Start reading newly assigned partitions from their committed offsets. */
+  async #assign(): Promise<void> {
     const added = [...this.#assigned].filter(([k]) => !this.#active.has(k)).map(([, tp]) => tp);
     if (added.length === 0) return;
     let starts: Map<string, number>;
@@ -432,7 +562,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
       return;
     }
     if (err instanceof RaftlogClientError && err.retriable) {
-      await this.#pause(backoffDelay(2, BACKOFF));
+      // A rebalance cuts the pause short: revocations are not kept waiting.
+      await Promise.race([this.#pause(backoffDelay(2, BACKOFF)), this.#changed]);
       return;
     }
     throw err;
@@ -450,9 +581,8 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
   async #commitNow(which: 'processed' | 'delivered', closing: boolean, again = true): Promise<void> {
     const member = this.#memberId;
     if (member === undefined || (this.#closed && !closing)) return;
-    const due = [...this.#active.values()].filter(
-      (a) => this.#assigned.has(key(a.tp)) && a[which] > a.committed,
-    );
+    // Revoking partitions are still owned (until confirmed): their progress counts.
+    const due = [...this.#active.values(), ...this.#revoking.values()].filter((a) => a[which] > a.committed);
     this.#lastCommit = Date.now();
     if (due.length === 0) return;
     const offsets = due.map((a) => ({ topic: a.tp.topic, partition: a.tp.partition, offset: a[which] }));
@@ -490,18 +620,33 @@ export class GroupConsumer implements AsyncIterable<ConsumedRecord> {
     });
   }
 
-  /** Wait `ms` (not keeping the process alive), or less when the consumer closes. */
-  #pause(ms: number): Promise<void> {
+  /** Wake the session loop now, or at once when it next pauses. */
+  #wake(): void {
+    this.#woken = true;
+    this.#nudge?.();
+  }
+
+  /**
+   * Wait `ms` (not keeping the process alive), or less when the consumer closes, or, when
+   * `wakeable`, when {@link #wake} was called since the last wakeable pause.
+   */
+  #pause(ms: number, wakeable = false): Promise<void> {
     return new Promise((resolve) => {
-      if (this.#stop.signal.aborted) {
+      if (this.#stop.signal.aborted || (wakeable && this.#woken)) {
+        if (wakeable) this.#woken = false;
         resolve();
         return;
       }
       const done = () => {
         clearTimeout(timer);
         this.#stop.signal.removeEventListener('abort', done);
+        if (wakeable) {
+          this.#nudge = undefined;
+          this.#woken = false;
+        }
         resolve();
       };
+      if (wakeable) this.#nudge = done;
       const timer = setTimeout(done, ms);
       timer.unref();
       this.#stop.signal.addEventListener('abort', done, { once: true });

@@ -34,8 +34,20 @@ function assignmentsFromWire(list: Wire): TopicAssignment[] {
   return ((list ?? []) as Wire[]).map((a) => ({ topic: a.topic, partitions: a.partitions }));
 }
 
+/** Partitions grouped by topic, as the wire carries them. */
+export function byTopic(partitions: readonly { topic: string; partition: number }[]): TopicAssignment[] {
+  const out = new Map<string, number[]>();
+  for (const tp of partitions) out.set(tp.topic, [...(out.get(tp.topic) ?? []), tp.partition]);
+  return [...out].map(([topic, list]) => ({ topic, partitions: list.sort((a, b) => a - b) }));
+}
+
 export function memberFromWire(m: Wire): MemberState {
-  return { memberId: m.member_id, generation: m.generation, assignments: assignmentsFromWire(m.assignments) };
+  return {
+    memberId: m.member_id,
+    generation: m.generation,
+    assignments: assignmentsFromWire(m.assignments),
+    revoking: assignmentsFromWire(m.revoking),
+  };
 }
 
 export function offsetsFromWire(body: Wire): GroupOffset[] {
@@ -66,6 +78,7 @@ export async function describeGroup(client: RaftlogClient, group: string): Promi
       topics: m.topics,
       sessionTimeoutMs: m.session_timeout_ms,
       assignments: assignmentsFromWire(m.assignments),
+      revoking: assignmentsFromWire(m.revoking),
     })),
     partitions: (d.partitions as Wire[]).map((p) => ({
       topic: p.topic,

@@ -5,6 +5,7 @@ import type {
   GroupDescription,
   GroupOffset,
   GroupSummary,
+  HeartbeatRequest,
   MemberState,
   TopicAssignment,
 } from '../broker/groups-api.js';
@@ -54,14 +55,26 @@ function requiredBody(req: FastifyRequest): unknown {
   return body;
 }
 
+function checkMemberId(field: string, value: unknown): string {
+  if (typeof value !== 'string' || !MEMBER_ID.test(value)) {
+    throw invalid(`${field} must be 1 to 128 characters of [a-zA-Z0-9._-]`);
+  }
+  return value;
+}
+
 function parseJoin(body: unknown) {
-  const b = checkObject('body', body, ['topics', 'session_timeout_ms']);
+  const b = checkObject('body', body, ['topics', 'session_timeout_ms', 'member_id', 'confirm_revocations']);
   if (!Array.isArray(b.topics) || b.topics.length === 0 || b.topics.length > MAX_TOPICS) {
     throw invalid(`topics must be an array of 1 to ${MAX_TOPICS} topic names`);
   }
   const topics = b.topics.map((t) => checkTopicName(t));
+  if (b.confirm_revocations !== undefined && typeof b.confirm_revocations !== 'boolean') {
+    throw invalid('confirm_revocations must be true or false');
+  }
   return {
     topics,
+    ...(b.member_id === undefined ? {} : { memberId: checkMemberId('member_id', b.member_id) }),
+    ...(b.confirm_revocations === true ? { confirmRevocations: true } : {}),
     ...(b.session_timeout_ms === undefined
       ? {}
       : {
@@ -75,9 +88,7 @@ function parseJoin(body: unknown) {
 
 function parseCommit(body: unknown): CommitOffsetsRequest {
   const b = checkObject('body', body, ['member_id', 'generation', 'offsets']);
-  if (b.member_id !== undefined && (typeof b.member_id !== 'string' || !MEMBER_ID.test(b.member_id))) {
-    throw invalid('member_id must be 1 to 128 characters of [a-zA-Z0-9._-]');
-  }
+  if (b.member_id !== undefined) checkMemberId('member_id', b.member_id);
   if (b.generation !== undefined && b.member_id === undefined) {
     throw invalid('generation is only meaningful with member_id');
   }
@@ -101,13 +112,50 @@ function parseCommit(body: unknown): CommitOffsetsRequest {
   };
 }
 
+/** `{"generation"?, "revoked"?: [{"topic","partitions"}]}`; `revoked` needs `generation`. */
+function parseHeartbeat(body: unknown): HeartbeatRequest {
+  if (body === undefined) return {};
+  const b = checkObject('body', body, ['generation', 'revoked']);
+  const generation = b.generation === undefined ? undefined : checkCount('generation', b.generation);
+  let revoked: HeartbeatRequest['revoked'];
+  if (b.revoked !== undefined) {
+    if (!Array.isArray(b.revoked) || b.revoked.length > MAX_TOPICS) {
+      throw invalid(`revoked must be an array of at most ${MAX_TOPICS} {"topic","partitions"}`);
+    }
+    if (generation === undefined) throw invalid('revoked needs the generation it was seen in');
+    let count = 0;
+    revoked = b.revoked.map((a, i) => {
+      const e = checkObject(`revoked[${i}]`, a, ['topic', 'partitions']);
+      count += Array.isArray(e.partitions) ? e.partitions.length : 0;
+      if (!Array.isArray(e.partitions) || count > MAX_OFFSETS) {
+        throw invalid(
+          `revoked[${i}].partitions must be an array of partitions (${MAX_OFFSETS} in all at most)`,
+        );
+      }
+      return {
+        topic: checkTopicName(e.topic),
+        partitions: e.partitions.map((p, j) => checkCount(`revoked[${i}].partitions[${j}]`, p)),
+      };
+    });
+  }
+  return {
+    ...(generation === undefined ? {} : { generation }),
+    ...(revoked === undefined ? {} : { revoked }),
+  };
+}
+
 function assignmentsView(list: readonly TopicAssignment[]) {
   return list.map((a) => ({ topic: a.topic, partitions: a.partitions }));
 }
 
-/** `POST /v1/groups/{group}/members`. */
+/** `POST /v1/groups/{group}/members` and the heartbeat. */
 export function memberView(m: MemberState) {
-  return { member_id: m.memberId, generation: m.generation, assignments: assignmentsView(m.assignments) };
+  return {
+    member_id: m.memberId,
+    generation: m.generation,
+    assignments: assignmentsView(m.assignments),
+    revoking: assignmentsView(m.revoking),
+  };
 }
 
 /** `GET /v1/groups/{group}/offsets`. */
@@ -132,6 +180,7 @@ export function groupView(d: GroupDescription) {
       topics: m.topics,
       session_timeout_ms: m.sessionTimeoutMs,
       assignments: assignmentsView(m.assignments),
+      revoking: assignmentsView(m.revoking),
     })),
     partitions: d.partitions.map((p) => ({
       topic: p.topic,
@@ -229,10 +278,8 @@ export function buildGroupRoutes(ctx: RouteContext): RouteDef[] {
         checkQuery(req.query, []);
         const group = groupParam(req);
         const member = memberParam(req);
-        const body = optionalBody(req);
-        const b = body === undefined ? {} : checkObject('body', body, ['generation']);
-        const generation = b.generation === undefined ? undefined : checkCount('generation', b.generation);
-        return { status: 200, body: memberView(await groups().heartbeat(group, member, generation)) };
+        const hb = parseHeartbeat(optionalBody(req));
+        return { status: 200, body: memberView(await groups().heartbeat(group, member, hb)) };
       },
     },
     {

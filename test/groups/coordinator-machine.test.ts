@@ -5,8 +5,10 @@ import { GroupCoordinatorMachine } from '../../src/statemachine/group-coordinato
 import {
   encodeGroupCommand,
   type GroupCommand,
+  GroupsState,
   type MemberAssignment,
 } from '../../src/statemachine/group-state.js';
+import { packTagged } from '../../src/statemachine/tagged-msgpack.js';
 import { MemoryLogStore } from '../../src/storage/memory-log-store.js';
 
 const GROUP = 7;
@@ -169,5 +171,35 @@ describe('GroupCoordinatorMachine', () => {
     const r = m.apply({ term: 1, index: 1, type: EntryType.Normal, data: new Uint8Array([1, 0xc1]) });
     expect(code(r)).toBe('INVALID_REQUEST');
     expect(m.appliedIndex).toBe(1);
+  });
+
+  it('reads state written before ownership (format 2): members own their assignment, confirm nothing', () => {
+    const v2 = packTagged(2, [
+      [
+        'g',
+        3,
+        [['a', ['t'], 1000]],
+        [['t', 2]],
+        [
+          [
+            'a',
+            [
+              ['t', 0],
+              ['t', 1],
+            ],
+          ],
+        ],
+        [['t', 0, 5]],
+      ],
+    ]);
+    const state = new GroupsState();
+    state.restore(v2);
+    const g = state.group('g')!;
+    expect(g.generation).toBe(3);
+    expect(g.owned).toEqual(g.assignment);
+    expect(g.assignment.get('a')).toHaveLength(2);
+    expect(g.members.get('a')).toMatchObject({ topics: ['t'], confirmsRevocations: false });
+    expect(g.offsets.get('t\u00000')?.offset).toBe(5);
+    expect(state.encode()[0]).toBe(3);
   });
 });

@@ -80,12 +80,12 @@ describe('consumer group HTTP API on three brokers', () => {
     });
     expect(stale).toMatchObject({
       status: 409,
-      body: { error_code: 40903, code: 'STALE_GENERATION', retriable: false },
+      body: { error_code: 40903, code: 'STALE_GENERATION', retriable: false, generation: 2 },
     });
     const staleBeat = await call(urls[1]!, 'POST', `/v1/groups/reporting/members/${member}/heartbeat`, {
       generation: 1,
     });
-    expect(staleBeat).toMatchObject({ status: 409, body: { code: 'STALE_GENERATION' } });
+    expect(staleBeat).toMatchObject({ status: 409, body: { code: 'STALE_GENERATION', generation: 2 } });
     const beat = await call(urls[1]!, 'POST', `/v1/groups/reporting/members/${member}/heartbeat`);
     expect(beat.body.generation).toBe(2);
     const mine = beat.body.assignments[0].partitions as number[];
@@ -124,6 +124,91 @@ describe('consumer group HTTP API on three brokers', () => {
     expect(unknown).toMatchObject({ status: 404, body: { code: 'UNKNOWN_MEMBER' } });
     const missing = await call(urls[1]!, 'GET', '/v1/groups/nothing-here/offsets');
     expect(missing).toMatchObject({ status: 404, body: { error_code: 40403, code: 'GROUP_NOT_FOUND' } });
+  });
+
+  it('a join replayed with its member_id makes one member; a moving partition waits for its owner to confirm', async () => {
+    const join = { topics: ['clicks'], member_id: 'worker-1', confirm_revocations: true };
+    const first = await call(urls[0]!, 'POST', '/v1/groups/barrier/members', join);
+    expect(first).toEqual({
+      status: 200,
+      body: {
+        member_id: 'worker-1',
+        generation: 1,
+        assignments: [{ topic: 'clicks', partitions: [0, 1, 2, 3] }],
+        revoking: [],
+      },
+    });
+    // The same join again (a retry after a lost answer), through another broker: the same member.
+    expect(await call(urls[1]!, 'POST', '/v1/groups/barrier/members', join)).toEqual(first);
+    expect(await call(urls[2]!, 'POST', '/v1/groups/barrier/members', join)).toEqual(first);
+    expect((await call(urls[2]!, 'GET', '/v1/groups/barrier')).body.members).toHaveLength(1);
+    const clash = await call(urls[0]!, 'POST', '/v1/groups/barrier/members', { ...join, topics: ['later'] });
+    expect(clash).toMatchObject({ status: 400, body: { code: 'INVALID_REQUEST' } });
+
+    // A second member: the assignment splits, but what moves stays worker-1's until it confirms.
+    const second = await call(urls[2]!, 'POST', '/v1/groups/barrier/members', {
+      topics: ['clicks'],
+      member_id: 'worker-2',
+      confirm_revocations: true,
+    });
+    expect(second.body).toEqual({ member_id: 'worker-2', generation: 2, assignments: [], revoking: [] });
+    const beat = (url: string, member: string, body?: unknown) =>
+      call(url, 'POST', `/v1/groups/barrier/members/${member}/heartbeat`, body);
+    expect((await beat(urls[0]!, 'worker-1')).body).toEqual({
+      member_id: 'worker-1',
+      generation: 2,
+      assignments: [{ topic: 'clicks', partitions: [0, 1] }],
+      revoking: [{ topic: 'clicks', partitions: [2, 3] }],
+    });
+    // Until it confirms, worker-1 may still commit what it processed of them; worker-2 waits.
+    const commit = (member: string) =>
+      call(urls[1]!, 'PUT', '/v1/groups/barrier/offsets', {
+        member_id: member,
+        generation: 2,
+        offsets: [{ topic: 'clicks', partition: 3, offset: 0 }],
+      });
+    expect((await commit('worker-1')).status).toBe(204);
+    expect((await beat(urls[1]!, 'worker-2')).body.assignments).toEqual([]);
+    const described = await call(urls[2]!, 'GET', '/v1/groups/barrier');
+    expect(described.body.members[0]).toMatchObject({
+      member_id: 'worker-1',
+      revoking: [{ topic: 'clicks', partitions: [2, 3] }],
+    });
+    expect(described.body.partitions.map((p: { member_id: string }) => p.member_id)).toEqual([
+      'worker-1',
+      'worker-1',
+      'worker-1',
+      'worker-1',
+    ]);
+
+    // A confirmation must name the generation it was seen in; an older one is refused with the current.
+    const revoked = [{ topic: 'clicks', partitions: [2, 3] }];
+    expect(await beat(urls[2]!, 'worker-1', { generation: 1, revoked })).toMatchObject({
+      status: 409,
+      body: { error_code: 40903, code: 'STALE_GENERATION', generation: 2 },
+    });
+    expect(await beat(urls[2]!, 'worker-1', { revoked })).toMatchObject({
+      status: 400,
+      body: { code: 'INVALID_REQUEST' },
+    });
+    expect((await beat(urls[2]!, 'worker-2')).body.assignments).toEqual([]);
+
+    const confirmed = await beat(urls[2]!, 'worker-1', { generation: 2, revoked });
+    expect(confirmed.body).toEqual({
+      member_id: 'worker-1',
+      generation: 2,
+      assignments: [{ topic: 'clicks', partitions: [0, 1] }],
+      revoking: [],
+    });
+    expect((await beat(urls[0]!, 'worker-2')).body).toMatchObject({
+      generation: 2,
+      assignments: [{ topic: 'clicks', partitions: [2, 3] }],
+    });
+    expect(await commit('worker-1')).toMatchObject({ status: 409, body: { code: 'STALE_GENERATION' } });
+    expect((await commit('worker-2')).status).toBe(204);
+    for (const m of ['worker-1', 'worker-2']) {
+      expect((await call(urls[0]!, 'DELETE', `/v1/groups/barrier/members/${m}`)).status).toBe(204);
+    }
   });
 
   it('assigns the partitions of a topic created after the members subscribed to it', async () => {
