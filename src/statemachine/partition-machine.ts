@@ -35,6 +35,9 @@ export class PartitionMachine implements GroupStateMachine {
   }
 
   apply(entry: Entry): ApplyResult {
+    // A restored snapshot's data may be ahead of its index: Raft hands the entries up to the
+    // state's applied index out again (they are in the log, to be read), and they change nothing.
+    if (entry.index <= this.state.appliedIndex) return { outcome: 'empty', index: entry.index };
     const result = this.state.apply(entry);
     if (++this.sinceCheckpoint >= Math.max(MIN_CHECKPOINT_INTERVAL, this.retained() / CHECKPOINT_FRACTION)) {
       this.checkpoint();

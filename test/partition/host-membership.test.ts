@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type GroupStateMachine, isBootstrapSnapshot, RaftHost } from '../../src/partition/host.js';
-import { type GroupMessage, type PeerTransport, zeroStats } from '../../src/partition/transport.js';
 import {
   ConfChangeTransition,
   ConfChangeType,
@@ -11,31 +10,10 @@ import {
 } from '../../src/raft/types.js';
 import { MemoryLogStore } from '../../src/storage/memory-log-store.js';
 import { waitFor } from '../broker/cluster-harness.js';
+import { Mesh } from './host-mesh.js';
 
 const GROUP = 7;
 const TIMING = { tickMs: 10, electionTick: 10, heartbeatTick: 2 };
-
-/** Hosts in one process, wired to each other directly (messages delivered on a later tick). */
-class Mesh {
-  readonly handlers = new Map<number, (from: number, messages: readonly GroupMessage[]) => void>();
-
-  transport(self: number): PeerTransport {
-    return {
-      self,
-      send: (peer, messages) => {
-        setImmediate(() => this.handlers.get(peer)?.(self, messages));
-      },
-      onReceive: (handler) => {
-        this.handlers.set(self, handler);
-      },
-      onUnreachable: () => {},
-      setPeer: () => {},
-      removePeer: () => {},
-      stats: zeroStats,
-      close: async () => {},
-    };
-  }
-}
 
 /** Keeps the data of every applied normal entry, in order. */
 class ListMachine implements GroupStateMachine {
