@@ -19,19 +19,25 @@ export class LogCompaction {
     private readonly entriesBetween: number,
   ) {}
 
-  /** Compact a partition group below its first retained entry, if that moved. */
+  /** Compact a partition group below its first retained entry, once enough of the log can go. */
   partition(group: number, state: PartitionState): void {
     const log = this.host.logState(group);
     if (!log) return;
-    const index = Math.min((state.firstRetainedIndex ?? state.appliedIndex + 1) - 1, log.appliedIndex);
-    if (index > log.snapshotIndex) this.host.compactLog(group, index, state.snapshot());
+    const first = state.firstRetainedIndex;
+    const index = Math.min((first ?? state.appliedIndex + 1) - 1, log.appliedIndex);
+    // Each snapshot holds the whole offset index (a few bytes per retained entry): wait until a
+    // tenth as many entries as are retained can go, so its cost per dropped entry stays bounded.
+    const retained = first === undefined ? 0 : state.appliedIndex - first;
+    if (index - log.snapshotIndex >= Math.max(1, retained / 10)) {
+      this.host.compactLog(group, index, () => state.snapshot());
+    }
   }
 
   /** Compact a group whose snapshot is its whole state at the applied index, when due. */
   wholeState(group: number, data: () => Uint8Array): void {
     const log = this.host.logState(group);
     if (log && log.appliedIndex - log.snapshotIndex >= this.entriesBetween) {
-      this.host.compactLog(group, log.appliedIndex, data());
+      this.host.compactLog(group, log.appliedIndex, data);
     }
   }
 }

@@ -429,24 +429,26 @@ export class RaftHost {
   }
 
   /**
-   * Compact group `id`'s log through `index`: record a snapshot at `index` holding `data`, and
-   * drop the entries up to it; staged with the next group-commit batch. `data` is the state
+   * Compact group `id`'s log through `index`: record a snapshot at `index` holding `data()`, and
+   * drop the entries up to it; staged with the next group-commit batch. `data()` is the state
    * machine's state at its applied index A ≥ `index` (never empty: that is the bootstrap
-   * snapshot); a replica that restores it skips the entries up to A when they come again (see
-   * {@link GroupStateMachine.restore}). The snapshot carries the membership at `index`, so this
-   * does nothing and returns false while a membership change above `index` is applied; also when
-   * `index` is not above the current snapshot, not applied yet, or the group is not hosted here.
+   * snapshot), called only when the compaction happens; a replica that restores it skips the
+   * entries up to A when they come again (see {@link GroupStateMachine.restore}). The snapshot
+   * carries the membership at `index`, so this does nothing and returns false while a membership
+   * change above `index` is applied; also when `index` is not above the current snapshot, not
+   * applied yet, or the group is not hosted here.
    */
-  compactLog(id: number, index: number, data: Uint8Array): boolean {
-    if (data.byteLength === 0) throw new Error('raft host: snapshot data must not be empty');
+  compactLog(id: number, index: number, data: () => Uint8Array): boolean {
     const g = this.groups.get(id);
     if (!g || this.failure || this.closed) return false;
     const view = this.store.group(id);
     if (index <= view.snapshot().meta.index || index > g.node.appliedIndex() || g.confIndex > index) {
       return false;
     }
+    const bytes = data();
+    if (bytes.byteLength === 0) throw new Error('raft host: snapshot data must not be empty');
     const confState = view.initialState().confState;
-    this.store.compact(id, { meta: { index, term: view.term(index), confState }, data });
+    this.store.compact(id, { meta: { index, term: view.term(index), confState }, data: bytes });
     this.unsyncedApply = true;
     this.scheduleTurn();
     return true;

@@ -75,9 +75,9 @@ describe('RaftHost.compactLog: snapshots whose data is ahead of their index', ()
     for (const r of replicas.values()) {
       await waitFor('every live replica to apply', () => r.machine.state.appliedIndex === A);
       expect(r.host.logState(GROUP)?.appliedIndex).toBe(A);
-      expect(r.host.compactLog(GROUP, C, r.machine.state.snapshot())).toBe(true);
+      expect(r.host.compactLog(GROUP, C, () => r.machine.state.snapshot())).toBe(true);
       // Nothing to do a second time.
-      expect(r.host.compactLog(GROUP, C, r.machine.state.snapshot())).toBe(false);
+      expect(r.host.compactLog(GROUP, C, () => r.machine.state.snapshot())).toBe(false);
     }
     await waitFor('the compaction to land', () => leader.store.group(GROUP).firstIndex() === C + 1);
     return { leader, C, A, store3 };
@@ -141,11 +141,11 @@ describe('RaftHost.compactLog: snapshots whose data is ahead of their index', ()
     });
     await produce(host, 1);
     const applied = machine.state.appliedIndex;
-    const data = machine.state.snapshot();
+    const data = () => machine.state.snapshot();
     const changeAt = applied - 1;
     expect(host.compactLog(GROUP, applied + 1, data)).toBe(false);
     expect(host.compactLog(GROUP, changeAt - 1, data)).toBe(false);
-    expect(() => host.compactLog(GROUP, changeAt, new Uint8Array(0))).toThrow(/empty/);
+    expect(() => host.compactLog(GROUP, changeAt, () => new Uint8Array(0))).toThrow(/empty/);
     expect(host.compactLog(99, changeAt, data)).toBe(false);
     expect(host.compactLog(GROUP, changeAt, data)).toBe(true);
     // The snapshot carries the membership in force at its index.
