@@ -242,10 +242,15 @@ export class Broker implements BrokerApi {
 
   /** Compact the logs that are due (see {@link LogCompaction}). */
   private compactLogs(): void {
-    for (const [group, machine] of this.partitions) this.compaction.partition(group, machine.state);
-    this.compaction.wholeState(METADATA_GROUP, () => this.metadata.snapshotData());
-    for (const group of this.groups.hostedGroups()) {
-      this.compaction.wholeState(group, () => this.groups.snapshotData(group)!);
+    try {
+      for (const [group, machine] of this.partitions) this.compaction.partition(group, machine.state);
+      this.compaction.wholeState(METADATA_GROUP, () => this.metadata.snapshotData());
+      for (const group of this.groups.hostedGroups()) {
+        this.compaction.wholeState(group, () => this.groups.snapshotData(group)!);
+      }
+    } catch (err) {
+      // A bug, not a storage failure (compaction only stages writes): keep serving.
+      this.log.error({ err }, 'log compaction failed');
     }
   }
 
@@ -470,7 +475,7 @@ export class Broker implements BrokerApi {
           records = await this.readRecords(group, machine, req.offset, maxRecords, maxBytes);
         } catch (err) {
           // Retention moved the log start past `offset` while reading: answer with the new one.
-          if (isErrorCode(err, 'LOG_COMPACTED')) continue;
+          if (isErrorCode(err, 'LOG_COMPACTED') && req.offset < machine.state.logStartOffset) continue;
           throw err;
         }
         const last = records[records.length - 1];
