@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { RaftlogError } from '../errors.js';
+import { isErrorCode, RaftlogError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { type GroupStateMachine, type HostTiming, RaftHost } from '../partition/host.js';
 import { LocalTransport } from '../partition/local-transport.js';
@@ -35,6 +35,9 @@ import type {
 } from './api.js';
 import { GROUPS_TOPIC, GroupCoordinator } from './groups.js';
 import { LeaderBalancer } from './leader-balance.js';
+import { LogCompaction } from './log-compaction.js';
+import { RetentionEnforcer, type RetentionTarget } from './retention.js';
+import { checkTopicConfigs, retentionLimits } from './topic-configs.js';
 
 /** Kafka's rule for topic names. */
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
@@ -43,6 +46,10 @@ const DEFAULT_MAX_RECORDS = 500;
 const DEFAULT_MAX_BYTES = 1024 * 1024;
 /** How often a broker checks that it is registered in the metadata (and the cluster has an id). */
 const HOUSEKEEPING_MS = 250;
+/** Default of {@link BrokerOptions.retentionCheckMs}. */
+const RETENTION_CHECK_MS = 5000;
+/** Default of {@link BrokerOptions.compactionEntries}. */
+const COMPACTION_ENTRIES = 10_000;
 /** A peer heard from within this many election timeouts counts as alive. */
 const ALIVE_ELECTION_TIMEOUTS = 2;
 
@@ -67,6 +74,14 @@ export interface BrokerOptions {
   readonly requestTimeoutMs?: number;
   /** Most bytes of one produce request's entry. Default 8 MiB. */
   readonly maxEntryBytes?: number;
+  /** How often partition leaders apply their topics' retention. Default 5 s. */
+  readonly retentionCheckMs?: number;
+  /**
+   * Applied entries after which the logs of the metadata group and of the consumer-group
+   * coordinators are compacted. Default 10,000. (Partition logs are compacted as retention moves
+   * their log start.)
+   */
+  readonly compactionEntries?: number;
   readonly logger?: Logger;
 }
 
@@ -85,6 +100,9 @@ export class Broker implements BrokerApi {
   /** Every hosted group's preferred leader (its first replica), for leader balancing. */
   private readonly preferredLeaders = new Map<number, number>();
   private readonly balancer: LeaderBalancer;
+  private readonly retention: RetentionEnforcer;
+  private readonly compaction: LogCompaction;
+  private readonly retentionTimer: NodeJS.Timeout;
   /** Consumer groups: the partitions of the internal topic `__consumer_groups` hosted here. */
   readonly groups: GroupCoordinator;
   private readonly initialBrokers: readonly number[];
@@ -124,6 +142,12 @@ export class Broker implements BrokerApi {
       },
     });
     this.balancer = new LeaderBalancer(this.host, o.id);
+    this.retention = new RetentionEnforcer({
+      host: this.host,
+      read: (group, lo, hi, maxBytes) => this.readEntries(group, lo, hi, maxBytes),
+      logger: this.log,
+    });
+    this.compaction = new LogCompaction(this.host, o.compactionEntries ?? COMPACTION_ENTRIES);
     this.groups = new GroupCoordinator({
       id: o.id,
       host: this.host,
@@ -142,6 +166,10 @@ export class Broker implements BrokerApi {
     });
     this.reconcile(this.metadata.current);
     this.housekeeping = setInterval(() => this.keepHouse(), HOUSEKEEPING_MS);
+    this.retentionTimer = setInterval(
+      () => this.retention.run(this.retentionTargets()),
+      o.retentionCheckMs ?? RETENTION_CHECK_MS,
+    );
     this.keepHouse();
   }
 
@@ -201,10 +229,39 @@ export class Broker implements BrokerApi {
     return p === undefined ? undefined : this.partitions.get(p.group);
   }
 
-  /** Register this broker's addresses, and give a new cluster its id, until the metadata shows them. */
+  /** The local partitions whose topics limit retention. */
+  private *retentionTargets(): Iterable<RetentionTarget> {
+    for (const topic of Object.values(this.metadata.current.topics)) {
+      const limits = retentionLimits(topic.configs);
+      for (const p of topic.partitions) {
+        const machine = this.partitions.get(p.group);
+        if (machine) yield { group: p.group, state: machine.state, limits };
+      }
+    }
+  }
+
+  /** Compact the logs that are due (see {@link LogCompaction}). */
+  private compactLogs(): void {
+    try {
+      for (const [group, machine] of this.partitions) this.compaction.partition(group, machine.state);
+      this.compaction.wholeState(METADATA_GROUP, () => this.metadata.snapshotData());
+      for (const group of this.groups.hostedGroups()) {
+        this.compaction.wholeState(group, () => this.groups.snapshotData(group)!);
+      }
+    } catch (err) {
+      // A bug, not a storage failure (compaction only stages writes): keep serving.
+      this.log.error({ err }, 'log compaction failed');
+    }
+  }
+
+  /**
+   * Register this broker's addresses, and give a new cluster its id, until the metadata shows
+   * them; balance leaders; compact logs.
+   */
   private keepHouse(): void {
     if (this.closed) return;
     this.balancer.run(this.preferredLeaders);
+    this.compactLogs();
     const meta = this.metadata.current;
     const groupState = this.host.groupState(METADATA_GROUP);
     if (!groupState || groupState.leader === 0) return;
@@ -244,6 +301,7 @@ export class Broker implements BrokerApi {
     if (!Number.isSafeInteger(req.partitions) || req.partitions < 1 || req.partitions > MAX_PARTITIONS) {
       throw new RaftlogError('INVALID_REQUEST', `partitions must be an integer from 1 to ${MAX_PARTITIONS}`);
     }
+    const configs = checkTopicConfigs(req.configs ?? {});
     const brokers = this.brokerIds();
     if (!Number.isSafeInteger(req.replicationFactor) || req.replicationFactor < 1) {
       throw new RaftlogError('INVALID_REQUEST', 'replication_factor must be a positive integer');
@@ -264,7 +322,7 @@ export class Broker implements BrokerApi {
         op: 'create_topic',
         name: req.name,
         replicationFactor: req.replicationFactor,
-        configs: req.configs ?? {},
+        configs,
         replicas: placeReplicas(brokers, req.partitions, req.replicationFactor, existing),
       }),
     );
@@ -412,7 +470,14 @@ export class Broker implements BrokerApi {
       }
       const wait = deadline - Date.now();
       if (req.offset < hw || wait <= 0 || req.signal?.aborted || !this.partitions.has(group)) {
-        const records = await this.readRecords(group, machine, req.offset, maxRecords, maxBytes);
+        let records: FetchedRecord[];
+        try {
+          records = await this.readRecords(group, machine, req.offset, maxRecords, maxBytes);
+        } catch (err) {
+          // Retention moved the log start past `offset` while reading: answer with the new one.
+          if (isErrorCode(err, 'LOG_COMPACTED') && req.offset < machine.state.logStartOffset) continue;
+          throw err;
+        }
         const last = records[records.length - 1];
         return {
           records,
@@ -559,6 +624,7 @@ export class Broker implements BrokerApi {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.housekeeping);
+    clearInterval(this.retentionTimer);
     this.groups.close();
     for (const machine of this.partitions.values()) machine.wakeReaders();
     await this.host.close();

@@ -136,6 +136,11 @@ export class GroupCoordinator implements GroupApi {
     return machine;
   }
 
+  /** A hosted coordinator group's whole state as snapshot data (for log compaction). */
+  snapshotData(raftGroup: number): Uint8Array | undefined {
+    return this.#machines.get(raftGroup)?.snapshotData();
+  }
+
   removeMachine(raftGroup: number): void {
     this.#machines.delete(raftGroup);
     this.#sessions.delete(raftGroup);

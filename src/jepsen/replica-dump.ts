@@ -1,5 +1,7 @@
 import { MetadataStateMachine } from '../statemachine/metadata.js';
+import { restoreSnapshot } from '../statemachine/partition-machine.js';
 import { PartitionState } from '../statemachine/partition-state.js';
+import { decodeRecordBatch } from '../statemachine/record-batch.js';
 import { LevelLogStore } from '../storage/level-log-store.js';
 
 /**
@@ -44,26 +46,34 @@ export async function readReplicaLogs(dataDir: string, topic: string): Promise<R
   }
 }
 
-/** The committed records of one group, replayed through a fresh partition state. */
+/**
+ * The committed records of one group, replayed through a fresh partition state from the group's
+ * snapshot (whose data may be ahead of its index: the state already knows the offsets of the
+ * entries up to its applied index, which are still in the log).
+ */
 async function readCommitted(store: LevelLogStore, group: number): Promise<(readonly [number, string])[]> {
   const log = store.group(group);
   const commit = log.initialState().hardState.commit;
   const state = new PartitionState();
-  const first = log.firstIndex();
-  if (first > 1) state.restore(log.snapshot().data);
+  restoreSnapshot(state, log.snapshot());
   const records: (readonly [number, string])[] = [];
   const decoder = new TextDecoder();
-  for (let index = first; index <= commit; ) {
+  const push = (baseOffset: number, values: readonly { value: Uint8Array }[]) =>
+    values.forEach((r, i) => {
+      if (baseOffset + i >= state.logStartOffset) records.push([baseOffset + i, decoder.decode(r.value)]);
+    });
+  for (let index = log.firstIndex(); index <= commit; ) {
     const entries = await store.readEntries(group, index, commit + 1, READ_BYTES);
     if (entries.length === 0) break;
     for (const e of entries) {
-      const result = state.apply(e);
-      if (result.outcome === 'appended') {
-        result.batch.records.forEach((r, i) => {
-          records.push([result.baseOffset + i, decoder.decode(r.value)]);
-        });
-      }
       index = e.index + 1;
+      if (e.index <= state.appliedIndex) {
+        const at = state.entryAt(e.index);
+        if (at) push(at.baseOffset, decodeRecordBatch(e.data).records);
+        continue;
+      }
+      const result = state.apply(e);
+      if (result.outcome === 'appended') push(result.baseOffset, result.batch.records);
     }
   }
   return records;

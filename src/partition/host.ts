@@ -24,8 +24,9 @@ import type { GroupMessage, PeerTransport } from './transport.js';
  *
  * Durability: the state machine stages its own durable state in the store whenever it likes
  * (every apply, or a checkpoint now and then); staged writes commit with the host's next batch.
- * After a restart Raft hands out again every committed entry above `durableApplied`, so the state
- * machine must come back exactly as it was at that index.
+ * After a restart Raft hands out again every committed entry above `durableApplied` (or above the
+ * commit index found, when that is lower), so the state machine must come back exactly as it was
+ * at that index, and skip entries its state already reflects.
  */
 export interface GroupStateMachine {
   /** The index the state machine's durable state reflects (0 for a new group). */
@@ -38,7 +39,9 @@ export interface GroupStateMachine {
   /**
    * Replace the whole state by a snapshot's data (incoming, or found newer at restart). The
    * group's bootstrap snapshot ({@link isBootstrapSnapshot}) has empty data: it stands for the
-   * initial (empty) state at its index.
+   * initial (empty) state at its index. The data may reflect a later index than the snapshot's
+   * (see {@link RaftHost.compactLog}): Raft then hands out the entries in between again, and the
+   * state machine skips them.
    */
   restore(snapshot: Snapshot): void;
 }
@@ -247,10 +250,14 @@ export class RaftHost {
     // durable state: then the snapshot is where the state machine resumes.
     const snapshot = view.snapshot();
     if (snapshot.meta.index > sm.durableApplied) sm.restore(snapshot);
+    // A state machine that restored a snapshot whose data is ahead of its index may have durable
+    // state beyond the commit index stored with that snapshot: Raft resumes at the commit index
+    // and the state machine skips what it already reflects.
+    const commit = view.initialState().hardState.commit;
     const node = new RawNode({
       id: this.nodeId,
       storage: view,
-      applied: Math.max(sm.durableApplied, snapshot.meta.index),
+      applied: Math.max(snapshot.meta.index, Math.min(sm.durableApplied, commit)),
       electionTick: this.timing.electionTick,
       heartbeatTick: this.timing.heartbeatTick,
       randomInt: this.randomInt,
@@ -455,6 +462,39 @@ export class RaftHost {
   /** When a frame (or heartbeat) from `peer` last arrived, in ms since the epoch; 0 if never. */
   lastHeardFrom(peer: number): number {
     return this.heard.get(peer) ?? 0;
+  }
+
+  /**
+   * Compact group `id`'s log through `index`: record a snapshot at `index` holding `data()`, and
+   * drop the entries up to it; staged with the next group-commit batch. `data()` is the state
+   * machine's state at its applied index A ≥ `index` (never empty: that is the bootstrap
+   * snapshot), called only when the compaction happens; a replica that restores it skips the
+   * entries up to A when they come again (see {@link GroupStateMachine.restore}). The snapshot
+   * carries the membership at `index`, so this does nothing and returns false while a membership
+   * change above `index` is applied; also when `index` is not above the current snapshot, not
+   * applied yet, or the group is not hosted here.
+   */
+  compactLog(id: number, index: number, data: () => Uint8Array): boolean {
+    const g = this.groups.get(id);
+    if (!g || this.failure || this.closed) return false;
+    const view = this.store.group(id);
+    if (index <= view.snapshot().meta.index || index > g.node.appliedIndex() || g.confIndex > index) {
+      return false;
+    }
+    const bytes = data();
+    if (bytes.byteLength === 0) throw new Error('raft host: snapshot data must not be empty');
+    const confState = view.initialState().confState;
+    this.store.compact(id, { meta: { index, term: view.term(index), confState }, data: bytes });
+    this.unsyncedApply = true;
+    this.scheduleTurn();
+    return true;
+  }
+
+  /** Group `id`'s snapshot index and applied index, or `undefined` when it is not hosted here. */
+  logState(id: number): { snapshotIndex: number; appliedIndex: number } | undefined {
+    const g = this.groups.get(id);
+    if (!g) return undefined;
+    return { snapshotIndex: this.store.group(id).snapshot().meta.index, appliedIndex: g.node.appliedIndex() };
   }
 
   /** Ask group `id`'s leader (this broker) to hand leadership to broker `to`. */

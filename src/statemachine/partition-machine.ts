@@ -3,6 +3,15 @@ import type { Entry, Snapshot } from '../raft/types.js';
 import type { LogStore } from '../storage/log-store.js';
 import { type ApplyResult, PartitionState } from './partition-state.js';
 
+/**
+ * Replace `state` by a partition group's snapshot: the bootstrap snapshot stands for the empty
+ * state at its index; any other holds the state at an applied index at or above its own.
+ */
+export function restoreSnapshot(state: PartitionState, snapshot: Snapshot): void {
+  if (isBootstrapSnapshot(snapshot)) state.reset(snapshot.meta.index);
+  else state.restore(snapshot.data);
+}
+
 const CHECKPOINT_KEY = 'partition-state';
 /** Fewest applied entries between two checkpoints. */
 const MIN_CHECKPOINT_INTERVAL = 1000;
@@ -35,6 +44,9 @@ export class PartitionMachine implements GroupStateMachine {
   }
 
   apply(entry: Entry): ApplyResult {
+    // A restored snapshot's data may be ahead of its index: Raft hands the entries up to the
+    // state's applied index out again (they are in the log, to be read), and they change nothing.
+    if (entry.index <= this.state.appliedIndex) return { outcome: 'empty', index: entry.index };
     const result = this.state.apply(entry);
     if (++this.sinceCheckpoint >= Math.max(MIN_CHECKPOINT_INTERVAL, this.retained() / CHECKPOINT_FRACTION)) {
       this.checkpoint();
@@ -44,8 +56,7 @@ export class PartitionMachine implements GroupStateMachine {
   }
 
   restore(snapshot: Snapshot): void {
-    if (isBootstrapSnapshot(snapshot)) this.state.reset(snapshot.meta.index);
-    else this.state.restore(snapshot.data);
+    restoreSnapshot(this.state, snapshot);
     this.checkpoint();
     this.wakeReaders();
   }

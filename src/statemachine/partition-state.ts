@@ -1,10 +1,10 @@
 import { isErrorCode, RaftlogError } from '../errors.js';
 import { type Entry, EntryType } from '../raft/types.js';
-import { decodeAppliedRow, encodeAppliedRow } from './applied-row.js';
 import { type DataEntryLocation, OffsetIndex } from './offset-index.js';
 import { ProducerTable } from './producer-table.js';
-import { decodeRecordBatch, type ProducerTag, type RecordBatch } from './record-batch.js';
+import { decodeRecordBatch, PartitionEntryKind, type RecordBatch } from './record-batch.js';
 import { isCount, packTagged, unpackTagged } from './tagged-msgpack.js';
+import { decodeTruncatePrefix } from './truncate-prefix.js';
 
 /** Default of {@link PartitionStateOptions.maxProducers}. */
 export const DEFAULT_MAX_PRODUCERS = 1000;
@@ -18,7 +18,10 @@ export interface PartitionStateOptions {
   readonly maxProducers?: number;
 }
 
-/** A no-op, a configuration change or any entry that carries no records: takes no offsets. */
+/**
+ * A no-op, a configuration change, a truncate-prefix entry computed against an older log start,
+ * or an entry the state already reflects: takes no offsets, changes nothing.
+ */
 export interface EmptyResult {
   readonly outcome: 'empty';
   readonly index: number;
@@ -32,8 +35,13 @@ export interface AppendedResult {
   readonly lastOffset: number;
   /** The decoded entry (its timestamp is every record's timestamp), e.g. for a cache of recent entries. */
   readonly batch: RecordBatch;
-  /** Persist this in the same group-commit batch, keyed by `index`; see {@link PartitionState.replayRow}. */
-  readonly row: Uint8Array;
+}
+
+/** A truncate-prefix entry moved the log start offset (see `truncate-prefix.ts`). */
+export interface TruncatedResult {
+  readonly outcome: 'truncated';
+  readonly index: number;
+  readonly logStartOffset: number;
 }
 
 /** A retry of a batch appended before: nothing appended, these are the first attempt's offsets. */
@@ -48,22 +56,22 @@ export interface DuplicateResult {
 export interface RejectedResult {
   readonly outcome: 'rejected';
   readonly index: number;
-  /** `INVALID_REQUEST` for entry data that is no valid record batch. */
+  /** `INVALID_REQUEST` for entry data that is no valid record batch or truncate-prefix command. */
   readonly code: 'INVALID_REQUEST' | 'PRODUCER_FENCED' | 'OUT_OF_ORDER_SEQUENCE';
   readonly message: string;
   readonly details: Readonly<Record<string, number>>;
 }
 
 /** What applying one committed entry did. Identical on every replica that applies the same entries. */
-export type ApplyResult = EmptyResult | AppendedResult | DuplicateResult | RejectedResult;
+export type ApplyResult = EmptyResult | AppendedResult | DuplicateResult | TruncatedResult | RejectedResult;
 
 /** The error to give the client whose entry was rejected. */
 export function rejectionError(result: RejectedResult): RaftlogError {
   return new RaftlogError(result.code, result.message, { details: result.details });
 }
 
-/** Tag byte (format version) of a snapshot. */
-const SNAPSHOT_FORMAT = 1;
+/** Tag byte (format version) of a snapshot. Version 2 added the retained bytes. */
+const SNAPSHOT_FORMAT = 2;
 
 /**
  * The state machine of one partition: applies committed Raft entries in order and derives the
@@ -73,22 +81,19 @@ const SNAPSHOT_FORMAT = 1;
  * - Offsets are dense from 0, assigned at apply, never reused. An entry takes offsets only when it
  *   appends records: no-ops, configuration changes, duplicates and rejections take none.
  * - High watermark = the offset after the last applied (committed) record.
+ * - The log start offset moves only by truncate-prefix entries (retention), so every replica moves
+ *   it at the same applied index; retained bytes (the data sizes of the retained entries) follow.
  * - Idempotent producers: see `producer-table.ts`.
  *
- * Persistence protocol for the broker:
- * - After each apply, stage the `row` of an `appended` result, keyed by its index, in the same
- *   group-commit batch. Other results have no row: they change nothing.
- * - Checkpoint: persist {@link snapshot} whenever convenient, and always in the batch that
- *   persists a {@link truncatePrefix}; rows at or below the checkpoint's applied index, and rows
- *   below {@link firstRetainedIndex}, may then be deleted.
- * - Restart: {@link restore} the checkpoint (or start empty), then {@link replayRow} the rows in
- *   index order (streamed, in as many steps as convenient; rows the checkpoint covers are skipped),
- *   then start Raft with `applied = appliedIndex`: the entries after it are applied again.
+ * The records themselves stay in the Raft log: the state knows which entry holds which offsets.
+ * Persistence: a {@link snapshot} (checkpoint) now and then; after a restart, {@link restore} it
+ * and apply again the entries that follow its {@link appliedIndex}.
  */
 export class PartitionState {
   #maxProducers: number;
   #applied = 0;
   #logStart = 0;
+  #retainedBytes = 0;
   #offsets = new OffsetIndex();
   #producers: ProducerTable;
 
@@ -100,7 +105,7 @@ export class PartitionState {
     this.#producers = new ProducerTable(max);
   }
 
-  /** Raft index of the last entry applied (or covered by a restored snapshot or replayed row). */
+  /** Raft index of the last entry applied (or covered by a restored snapshot). */
   get appliedIndex(): number {
     return this.#applied;
   }
@@ -108,6 +113,11 @@ export class PartitionState {
   /** The first offset a read may return. */
   get logStartOffset(): number {
     return this.#logStart;
+  }
+
+  /** Sum of the data sizes of the retained entries (what `retention.bytes` limits). */
+  get retainedBytes(): number {
+    return this.#retainedBytes;
   }
 
   /** The offset after the last committed record: the next offset to assign. */
@@ -149,6 +159,7 @@ export class PartitionState {
       this.#applied = index;
       return { outcome: 'empty', index };
     }
+    if (entry.data[0] === PartitionEntryKind.TruncatePrefix) return this.#applyTruncate(index, entry.data);
     let batch: RecordBatch;
     try {
       batch = decodeRecordBatch(entry.data);
@@ -172,30 +183,54 @@ export class PartitionState {
     }
     const baseOffset = this.#offsets.endOffset;
     const count = batch.records.length;
-    this.#append(index, count, producer);
-    const row = encodeAppliedRow(
-      producer === undefined ? { index, baseOffset, count } : { index, baseOffset, count, producer },
-    );
-    return { outcome: 'appended', index, baseOffset, lastOffset: baseOffset + count - 1, batch, row };
+    this.#offsets.append(index, count);
+    if (producer !== undefined) this.#producers.record(producer, baseOffset, baseOffset + count - 1);
+    this.#retainedBytes += entry.data.byteLength;
+    this.#applied = index;
+    return { outcome: 'appended', index, baseOffset, lastOffset: baseOffset + count - 1, batch };
   }
 
   /**
-   * Redo the effect of an applied entry from its persisted row (see the class notes), without the
-   * entry. Returns false, changing nothing, for a row at or below {@link appliedIndex}. Throws
-   * `STORAGE_CORRUPT` for a row that cannot follow the current state.
+   * A truncate-prefix entry: moves the log start if the proposer's view of it still holds. A
+   * command that cannot be right whatever the view (beyond the high watermark, more bytes than
+   * retained, bytes that do not account for what is dropped) is rejected.
    */
-  replayRow(bytes: Uint8Array): boolean {
-    const row = decodeAppliedRow(bytes);
-    if (row.index <= this.#applied) return false;
-    const corrupt = (why: string) =>
-      new RaftlogError('STORAGE_CORRUPT', `row ${row.index} does not follow: ${why}`);
-    if (row.baseOffset !== this.highWatermark)
-      throw corrupt(`base offset ${row.baseOffset}, next offset ${this.highWatermark}`);
-    if (row.producer !== undefined && this.#producers.check(row.producer).outcome !== 'append') {
-      throw corrupt('producer state disagrees');
+  #applyTruncate(index: number, data: Uint8Array): ApplyResult {
+    this.#applied = index;
+    const reject = (message: string): RejectedResult => ({
+      outcome: 'rejected',
+      index,
+      code: 'INVALID_REQUEST',
+      message,
+      details: {},
+    });
+    let cmd: ReturnType<typeof decodeTruncatePrefix>;
+    try {
+      cmd = decodeTruncatePrefix(data);
+    } catch (err) {
+      if (!isErrorCode(err, 'INVALID_REQUEST')) throw err;
+      return reject(err.message);
     }
-    this.#append(row.index, row.count, row.producer);
-    return true;
+    if (cmd.fromOffset !== this.#logStart) return { outcome: 'empty', index };
+    const { logStartOffset, bytes } = cmd;
+    if (
+      logStartOffset <= this.#logStart ||
+      logStartOffset > this.highWatermark ||
+      bytes > this.#retainedBytes
+    ) {
+      return reject(
+        `cannot move the log start from ${this.#logStart} to ${logStartOffset} dropping ${bytes} bytes`,
+      );
+    }
+    const offsets = this.#offsets;
+    const keepsAnEntry = logStartOffset < offsets.endOffset;
+    if (keepsAnEntry === (bytes === this.#retainedBytes)) {
+      return reject(`${bytes} bytes do not account for the entries below offset ${logStartOffset}`);
+    }
+    this.#logStart = logStartOffset;
+    offsets.truncateBefore(logStartOffset);
+    this.#retainedBytes -= bytes;
+    return { outcome: 'truncated', index, logStartOffset };
   }
 
   /**
@@ -219,26 +254,6 @@ export class PartitionState {
     return this.#offsets.entryAt(index);
   }
 
-  /**
-   * Move the log start offset up to `logStartOffset` (at most the high watermark; lower values
-   * change nothing), forgetting entries all of whose records lie below it. Every replica must do
-   * this at the same applied index for their snapshots to stay identical.
-   */
-  truncatePrefix(logStartOffset: number): void {
-    if (!isCount(logStartOffset) || logStartOffset > this.highWatermark) {
-      throw new RaftlogError(
-        'INVALID_REQUEST',
-        `log start offset ${logStartOffset} beyond ${this.highWatermark}`,
-        {
-          details: { high_watermark: this.highWatermark },
-        },
-      );
-    }
-    if (logStartOffset <= this.#logStart) return;
-    this.#logStart = logStartOffset;
-    this.#offsets.truncateBefore(logStartOffset);
-  }
-
   /** The whole state as bytes, the same on every replica with the same history. */
   snapshot(): Uint8Array {
     const { firstBaseOffset, counts, runs } = this.#offsets.toSnapshot();
@@ -246,6 +261,7 @@ export class PartitionState {
       this.#maxProducers,
       this.#applied,
       this.#logStart,
+      this.#retainedBytes,
       firstBaseOffset,
       counts,
       runs,
@@ -257,6 +273,7 @@ export class PartitionState {
   reset(appliedIndex: number): void {
     this.#applied = appliedIndex;
     this.#logStart = 0;
+    this.#retainedBytes = 0;
     this.#offsets = new OffsetIndex();
     this.#producers = new ProducerTable(this.#maxProducers);
   }
@@ -270,10 +287,11 @@ export class PartitionState {
       new RaftlogError('STORAGE_CORRUPT', `corrupt partition snapshot: ${why}`);
     if (bytes.length === 0 || bytes[0] !== SNAPSHOT_FORMAT) throw corrupt('unknown format');
     const wire = unpackTagged(bytes);
-    if (!Array.isArray(wire) || wire.length !== 7) throw corrupt('malformed');
-    const [maxProducers, applied, logStart, firstBaseOffset, counts, runs, producers] = wire;
+    if (!Array.isArray(wire) || wire.length !== 8) throw corrupt('malformed');
+    const [maxProducers, applied, logStart, retainedBytes, firstBaseOffset, counts, runs, producers] = wire;
     if (!Number.isSafeInteger(maxProducers) || maxProducers < 1) throw corrupt('bad maxProducers');
     if (!isCount(applied) || !isCount(logStart)) throw corrupt('bad applied index or log start');
+    if (!isCount(retainedBytes)) throw corrupt('bad retained bytes');
     if (!(counts instanceof Uint8Array) || !Array.isArray(runs)) throw corrupt('bad offset index');
     const offsets = OffsetIndex.fromSnapshot({ firstBaseOffset, counts, runs });
     const { first, last } = offsets;
@@ -283,18 +301,14 @@ export class PartitionState {
         ? logStart === offsets.endOffset
         : logStart >= first.baseOffset && logStart < first.baseOffset + first.count;
     if (!logStartOk) throw corrupt('log start offset outside the first retained entry');
+    if ((first === undefined) !== (retainedBytes === 0))
+      throw corrupt('retained bytes disagree with the entries');
     const table = ProducerTable.fromSnapshot(maxProducers, producers, offsets.endOffset);
     this.#maxProducers = maxProducers;
     this.#applied = applied;
     this.#logStart = logStart;
+    this.#retainedBytes = retainedBytes;
     this.#offsets = offsets;
     this.#producers = table;
-  }
-
-  #append(index: number, count: number, producer: ProducerTag | undefined): void {
-    const baseOffset = this.#offsets.endOffset;
-    this.#offsets.append(index, count);
-    if (producer !== undefined) this.#producers.record(producer, baseOffset, baseOffset + count - 1);
-    this.#applied = index;
   }
 }

@@ -9,6 +9,8 @@ import { isCount, packTagged, plainBytes, unpackTagged } from './tagged-msgpack.
 export const PartitionEntryKind = {
   /** The records of one produce request (all or nothing), see {@link RecordBatch}. */
   RecordBatch: 1,
+  /** Moves the log start offset (retention), see `truncate-prefix.ts`. */
+  TruncatePrefix: 2,
 } as const;
 export type PartitionEntryKind = (typeof PartitionEntryKind)[keyof typeof PartitionEntryKind];
 

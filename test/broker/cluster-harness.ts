@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Broker } from '../../src/broker/broker.js';
+import { Broker, type BrokerOptions } from '../../src/broker/broker.js';
 import { TcpTransport } from '../../src/partition/tcp-transport.js';
 import { LevelLogStore } from '../../src/storage/level-log-store.js';
 
@@ -36,17 +36,25 @@ interface Member {
   peerAddress: string;
 }
 
+/** Broker options a test may set for every broker of a cluster. */
+export type ClusterOptions = Pick<BrokerOptions, 'retentionCheckMs' | 'compactionEntries'>;
+
 /** N brokers in this process, over the real TCP transport on loopback, each with its own store. */
 export class InProcessCluster {
   readonly members = new Map<number, Member>();
   private constructor(
     readonly ids: number[],
     private readonly timing: typeof TEST_TIMING,
+    private readonly options: ClusterOptions,
   ) {}
 
-  static async start(n: number, timing = TEST_TIMING): Promise<InProcessCluster> {
+  static async start(
+    n: number,
+    timing = TEST_TIMING,
+    options: ClusterOptions = {},
+  ): Promise<InProcessCluster> {
     const ids = Array.from({ length: n }, (_, i) => i + 1);
-    const cluster = new InProcessCluster(ids, timing);
+    const cluster = new InProcessCluster(ids, timing, options);
     for (const id of ids) {
       const dir = await mkdtemp(join(tmpdir(), `raftlog-cluster-${id}-`));
       cluster.members.set(id, { broker: undefined, transport: undefined, dir, peerAddress: '127.0.0.1:0' });
@@ -80,6 +88,7 @@ export class InProcessCluster {
       clientUrl: `http://broker-${id}.invalid`,
       timing: this.timing,
       requestTimeoutMs: 5000,
+      ...this.options,
     });
   }
 

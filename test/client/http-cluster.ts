@@ -1,5 +1,5 @@
 import { createHttpServer, type HttpServer } from '../../src/http/server.js';
-import { InProcessCluster, waitFor } from '../broker/cluster-harness.js';
+import { type ClusterOptions, InProcessCluster, TEST_TIMING, waitFor } from '../broker/cluster-harness.js';
 
 /**
  * A real three-broker cluster in this process ({@link InProcessCluster}) with an HTTP server in
@@ -12,8 +12,8 @@ export class HttpCluster {
 
   private constructor(readonly cluster: InProcessCluster) {}
 
-  static async start(n = 3): Promise<HttpCluster> {
-    const c = new HttpCluster(await InProcessCluster.start(n));
+  static async start(n = 3, options: ClusterOptions = {}): Promise<HttpCluster> {
+    const c = new HttpCluster(await InProcessCluster.start(n, TEST_TIMING, options));
     try {
       for (const id of c.cluster.ids) await c.#serve(id);
       // Every broker must know every other's URL (the metadata carries them) before tests forward.

@@ -4,18 +4,25 @@ import { type Entry, EntryType, type Message, type Snapshot } from '../../src/ra
 
 export const TIMING = { tickMs: 10, electionTick: 10, heartbeatTick: 2 };
 
-/** Hosts in one process, wired to each other directly (messages delivered on a later tick). */
+/**
+ * RaftHosts in one process, wired to each other directly: messages are delivered on a later turn
+ * of the event loop, except those `drop` refuses (a test's way to cut some traffic).
+ */
 export class Mesh {
   readonly handlers = new Map<number, (from: number, messages: readonly GroupMessage[]) => void>();
-  /** Every message sent, in order. */
+  /** Every message sent (dropped or not), in order. */
   readonly sent: Message[] = [];
+  /** Return true to lose a message from `from` to `to`. */
+  drop: (from: number, to: number, message: Message) => boolean = () => false;
 
   transport(self: number): PeerTransport {
     return {
       self,
       send: (peer, messages) => {
         for (const m of messages) this.sent.push(m.message);
-        setImmediate(() => this.handlers.get(peer)?.(self, messages));
+        const kept = messages.filter((m) => !this.drop(self, peer, m.message));
+        if (messages.length > 0 && kept.length === 0) return;
+        setImmediate(() => this.handlers.get(peer)?.(self, kept));
       },
       onReceive: (handler) => {
         this.handlers.set(self, handler);

@@ -1,5 +1,6 @@
 import { type Entry, EntryType } from '../../src/raft/types.js';
 import { encodeRecordBatch, type ProducerTag } from '../../src/statemachine/record-batch.js';
+import { encodeTruncatePrefix, type TruncatePrefix } from '../../src/statemachine/truncate-prefix.js';
 
 /** Test helpers: committed entries of a partition group. */
 
@@ -32,4 +33,9 @@ export function confEntry(index: number): Entry {
 /** A normal entry whose data is no record batch. */
 export function garbageEntry(index: number, data: Uint8Array = new Uint8Array([1, 0xc1])): Entry {
   return { term: 1, index, type: EntryType.Normal, data };
+}
+
+/** A truncate-prefix entry (what the leader's retention proposes). */
+export function truncateEntry(index: number, cmd: TruncatePrefix): Entry {
+  return { term: 1, index, type: EntryType.Normal, data: encodeTruncatePrefix(cmd) };
 }

@@ -2,14 +2,14 @@ import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { RaftlogError } from '../../src/errors.js';
-import { decodeAppliedRow, encodeAppliedRow } from '../../src/statemachine/applied-row.js';
+import type { Entry } from '../../src/raft/types.js';
 import {
   type ApplyResult,
   DEFAULT_MAX_PRODUCERS,
   PartitionState,
   rejectionError,
 } from '../../src/statemachine/partition-state.js';
-import { confEntry, dataEntry, garbageEntry, noopEntry } from './entries.js';
+import { confEntry, dataEntry, garbageEntry, noopEntry, truncateEntry } from './entries.js';
 
 const p = (id: string, epoch: number, sequence: number) => ({ id, epoch, sequence });
 
@@ -29,20 +29,21 @@ function expectCode(code: string, fn: () => unknown): void {
   expect((thrown as RaftlogError).code).toBe(code);
 }
 
-/** Applies entries 1, 2, ... and keeps the rows a broker would persist. */
+/** Applies entries 1, 2, ... and keeps them, as the Raft log does. */
 function replica(maxProducers?: number) {
   const state = new PartitionState(maxProducers === undefined ? {} : { maxProducers });
-  const rows: Uint8Array[] = [];
+  const log: Entry[] = [];
   return {
     state,
-    rows,
-    apply(entry: Parameters<PartitionState['apply']>[0]): ApplyResult {
-      const r = state.apply(entry);
-      if (r.outcome === 'appended') rows.push(r.row);
-      return r;
+    log,
+    apply(entry: Entry): ApplyResult {
+      log.push(entry);
+      return state.apply(entry);
     },
   };
 }
+
+const sizeOf = (...entries: Entry[]) => entries.reduce((n, e) => n + e.data.byteLength, 0);
 
 describe('partition state: applying entries', () => {
   it('assigns dense offsets from 0 to data entries only', () => {
@@ -96,7 +97,7 @@ describe('partition state: applying entries', () => {
     if (result.outcome !== 'appended') return;
     expect(result.batch.timestamp).toBe(1_700_000_000_123);
     expect(result.batch.records).toHaveLength(2);
-    expect(decodeAppliedRow(result.row)).toEqual({ index: 1, baseOffset: 0, count: 2 });
+    expect(r.state.retainedBytes).toBe(sizeOf(r.log[0]!));
   });
 
   it('rejects undecodable data deterministically, taking no offsets', () => {
@@ -140,7 +141,8 @@ describe('partition state: idempotent producers', () => {
     });
     expect(r.state.highWatermark).toBe(5);
     expect(r.state.entryAt(3)).toBeUndefined();
-    expect(r.rows).toHaveLength(2);
+    // Only appended entries are retained.
+    expect(r.state.retainedBytes).toBe(sizeOf(r.log[0]!, r.log[1]!));
   });
 
   it('gaps and old epochs are rejected with errors the client can act on', () => {
@@ -187,90 +189,104 @@ describe('partition state: truncation, snapshots, restarts', () => {
     return r;
   }
 
-  it('truncatePrefix moves the log start and forgets whole entries below it', () => {
-    const { state } = sample();
-    state.truncatePrefix(4); // offsets 0-2 at index 2, 3-4 at index 4: index 4 is kept
+  it('a truncate-prefix entry moves the log start and forgets whole entries below it', () => {
+    const r = sample();
+    const { state, log } = r;
+    const retained = state.retainedBytes;
+    // Offsets 0-2 at index 2, 3-4 at index 4: a log start inside the entry at 4 keeps it.
+    expect(r.apply(truncateEntry(9, { fromOffset: 0, logStartOffset: 4, bytes: sizeOf(log[1]!) }))).toEqual({
+      outcome: 'truncated',
+      index: 9,
+      logStartOffset: 4,
+    });
     expect(state.logStartOffset).toBe(4);
     expect(state.firstRetainedIndex).toBe(4);
+    expect(state.retainedBytes).toBe(retained - sizeOf(log[1]!));
     expect(state.locate(3)).toBeUndefined();
     expect(state.locate(4)).toEqual({ index: 4, baseOffset: 3, count: 2 });
     expect(state.entryAt(2)).toBeUndefined();
-    state.truncatePrefix(2); // lower: no change
+    // Computed against an older log start: changes nothing.
+    expect(r.apply(truncateEntry(10, { fromOffset: 0, logStartOffset: 6, bytes: 1 }))).toEqual({
+      outcome: 'empty',
+      index: 10,
+    });
     expect(state.logStartOffset).toBe(4);
-    expectCode('INVALID_REQUEST', () => state.truncatePrefix(11));
-    state.truncatePrefix(10);
+    r.apply(truncateEntry(11, { fromOffset: 4, logStartOffset: 10, bytes: state.retainedBytes }));
     expect(state.firstRetainedIndex).toBeUndefined();
+    expect(state.retainedBytes).toBe(0);
     expect(state.locate(9)).toBeUndefined();
     expect(state.highWatermark).toBe(10);
     // Producers outlive truncation: a retry still gets its (now truncated) offsets.
-    expect(state.apply(dataEntry(9, 4, p('b', 1, 0)))).toMatchObject({ outcome: 'duplicate', baseOffset: 6 });
+    expect(state.apply(dataEntry(12, 4, p('b', 1, 0)))).toMatchObject({
+      outcome: 'duplicate',
+      baseOffset: 6,
+    });
+  });
+
+  it('rejects truncate-prefix entries that cannot be right, on every replica alike', () => {
+    const { state, log } = sample();
+    const before = state.snapshot();
+    const all = state.retainedBytes;
+    const bad = [
+      { fromOffset: 0, logStartOffset: 11, bytes: all }, // beyond the high watermark
+      { fromOffset: 0, logStartOffset: 0, bytes: 0 }, // does not move
+      { fromOffset: 0, logStartOffset: 3, bytes: all + 1 }, // more than retained
+      { fromOffset: 0, logStartOffset: 3, bytes: all }, // keeps entries, yet drops every byte
+      { fromOffset: 0, logStartOffset: 10, bytes: sizeOf(log[1]!) }, // drops every entry, not every byte
+    ];
+    let index = 9;
+    for (const cmd of bad) {
+      expect(state.apply(truncateEntry(index++, cmd))).toMatchObject({
+        outcome: 'rejected',
+        code: 'INVALID_REQUEST',
+      });
+    }
+    expect(state.apply(garbageEntry(index++, new Uint8Array([2, 0xc1])))).toMatchObject({
+      outcome: 'rejected',
+    });
+    const copy = new PartitionState();
+    copy.restore(before);
+    for (let i = 9; i < index; i++) copy.apply(noopEntry(i));
+    expect(state.snapshot()).toEqual(copy.snapshot());
   });
 
   it('restore(snapshot()) gives a state that behaves the same and snapshots to the same bytes', () => {
     const a = sample();
-    a.state.truncatePrefix(4);
+    a.apply(truncateEntry(9, { fromOffset: 0, logStartOffset: 4, bytes: sizeOf(a.log[1]!) }));
     const copy = new PartitionState();
     copy.restore(a.state.snapshot());
     expect(copy.snapshot()).toEqual(a.state.snapshot());
     expect(copy.maxProducers).toBe(4);
-    expect(copy.appliedIndex).toBe(8);
+    expect(copy.appliedIndex).toBe(9);
+    expect(copy.retainedBytes).toBe(a.state.retainedBytes);
     for (const entry of [
-      dataEntry(9, 1, p('a', 0, 1)),
-      dataEntry(10, 1, p('a', 0, 2)),
-      noopEntry(11),
-      dataEntry(12, 2),
+      dataEntry(10, 1, p('a', 0, 1)),
+      dataEntry(11, 1, p('a', 0, 2)),
+      noopEntry(12),
+      dataEntry(13, 2),
     ]) {
       expect(copy.apply(entry)).toEqual(a.state.apply(entry));
     }
     expect(copy.snapshot()).toEqual(a.state.snapshot());
   });
 
-  it('a restart rebuilds the same state from a checkpoint and the rows', () => {
+  it('a restart rebuilds the same state from a checkpoint and the entries after it', () => {
     const a = sample();
     const checkpoint = a.state.snapshot(); // at index 8
     a.apply(dataEntry(9, 1, p('c', 0, 0)));
-    a.apply(noopEntry(10));
+    a.apply(truncateEntry(10, { fromOffset: 0, logStartOffset: 3, bytes: sizeOf(a.log[1]!) }));
     a.apply(dataEntry(11, 1, p('c', 0, 1)));
-    a.apply(dataEntry(12, 1, p('c', 0, 1))); // duplicate: no row
+    a.apply(dataEntry(12, 1, p('c', 0, 1))); // duplicate
     a.apply(noopEntry(13));
     const restarted = new PartitionState();
     restarted.restore(checkpoint);
-    // All rows, oldest first: the checkpoint covers the first ones.
-    expect(a.rows.map((row) => restarted.replayRow(row))).toEqual([false, false, false, false, true, true]);
-    expect(restarted.appliedIndex).toBe(11);
-    // Raft re-applies what follows the last row; the state then matches.
-    restarted.apply(dataEntry(12, 1, p('c', 0, 1)));
-    restarted.apply(noopEntry(13));
+    for (const entry of a.log.slice(restarted.appliedIndex)) restarted.apply(entry);
     expect(restarted.snapshot()).toEqual(a.state.snapshot());
-  });
-
-  it('rows alone rebuild a state that was never checkpointed', () => {
-    const a = sample();
-    const rebuilt = new PartitionState({ maxProducers: 4 });
-    for (const row of a.rows) rebuilt.replayRow(row);
-    rebuilt.apply(noopEntry(9));
-    a.apply(noopEntry(9));
-    expect(rebuilt.snapshot()).toEqual(a.state.snapshot());
-  });
-
-  it('replayRow refuses rows that cannot follow, with STORAGE_CORRUPT', () => {
-    const a = sample();
-    const fresh = () => new PartitionState({ maxProducers: 4 });
-    // Skipping a row leaves a hole in the offsets.
-    const s = fresh();
-    s.replayRow(a.rows[0]!);
-    expectCode('STORAGE_CORRUPT', () => s.replayRow(a.rows[2]!));
-    // A producer sequence that does not follow.
-    expectCode('STORAGE_CORRUPT', () =>
-      fresh().replayRow(encodeAppliedRow({ index: 1, baseOffset: 0, count: 1, producer: p('a', 0, 3) })),
-    );
-    expectCode('STORAGE_CORRUPT', () => fresh().replayRow(new Uint8Array([1, 0x93, 1, 0, 0])));
-    expectCode('STORAGE_CORRUPT', () => fresh().replayRow(new Uint8Array([7])));
   });
 
   it('restore refuses inconsistent snapshots with STORAGE_CORRUPT and keeps the state', () => {
     const a = sample();
-    a.state.truncatePrefix(4);
+    a.apply(truncateEntry(9, { fromOffset: 0, logStartOffset: 4, bytes: sizeOf(a.log[1]!) }));
     const good = a.state.snapshot();
     const target = sample().state;
     const before = target.snapshot();
@@ -279,17 +295,19 @@ describe('partition state: truncation, snapshots, restarts', () => {
       expect(target.snapshot()).toEqual(before);
     };
     corrupt(new Uint8Array(0));
-    corrupt(new Uint8Array([2, ...good.subarray(1)]));
+    corrupt(new Uint8Array([1, ...good.subarray(1)])); // format 1 had no retained bytes
     corrupt(good.subarray(0, good.length - 1));
     // Forged, well-formed snapshots that contradict themselves (offsets 3-4 at index 4, 5 at 6, 6-9 at 8).
-    corrupt(forge([0, 8, 4, 3, new Uint8Array([2, 1, 4]), [0, 4, 1, 6, 2, 8], []])); // maxProducers 0
-    corrupt(forge([4, 7, 4, 3, new Uint8Array([2, 1, 4]), [0, 4, 1, 6, 2, 8], []])); // entries beyond applied
-    corrupt(forge([4, 8, 2, 3, new Uint8Array([2, 1, 4]), [0, 4, 1, 6, 2, 8], []])); // log start below the first entry
-    corrupt(forge([4, 8, 5, 3, new Uint8Array([2, 1, 4]), [0, 4, 1, 6, 2, 8], []])); // log start past the first entry
-    corrupt(forge([4, 8, 8, 9, new Uint8Array(0), [], []])); // empty, but the log start is not the end
-    corrupt(forge([4, 8, 4, 3, new Uint8Array([2, 1, 4]), [0, 4, 1, 6, 2, 8], [['a', 0, 0, 0, 10]]])); // offset ≥ end
+    corrupt(forge([0, 8, 4, 100, 3, new Uint8Array([2, 1, 4]), [0, 4, 1, 6, 2, 8], []])); // maxProducers 0
+    corrupt(forge([4, 7, 4, 100, 3, new Uint8Array([2, 1, 4]), [0, 4, 1, 6, 2, 8], []])); // entries beyond applied
+    corrupt(forge([4, 8, 2, 100, 3, new Uint8Array([2, 1, 4]), [0, 4, 1, 6, 2, 8], []])); // log start below the first entry
+    corrupt(forge([4, 8, 5, 100, 3, new Uint8Array([2, 1, 4]), [0, 4, 1, 6, 2, 8], []])); // log start past the first entry
+    corrupt(forge([4, 8, 8, 0, 9, new Uint8Array(0), [], []])); // empty, but the log start is not the end
+    corrupt(forge([4, 8, 4, 100, 3, new Uint8Array([2, 1, 4]), [0, 4, 1, 6, 2, 8], [['a', 0, 0, 0, 10]]])); // offset ≥ end
+    corrupt(forge([4, 8, 4, 0, 3, new Uint8Array([2, 1, 4]), [0, 4, 1, 6, 2, 8], []])); // entries, but no bytes
+    corrupt(forge([4, 8, 10, 5, 10, new Uint8Array(0), [], []])); // bytes, but no entries
     expect(() =>
-      target.restore(forge([4, 8, 4, 3, new Uint8Array([2, 1, 4]), [0, 4, 1, 6, 2, 8], []])),
+      target.restore(forge([4, 8, 4, 100, 3, new Uint8Array([2, 1, 4]), [0, 4, 1, 6, 2, 8], []])),
     ).not.toThrow();
   });
 
