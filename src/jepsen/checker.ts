@@ -37,6 +37,8 @@ export const AnomalyTypes = [
   'hw-regression',
   /** A replica's committed log differs from the final log. */
   'replica-divergence',
+  /** A serving broker's replica could not be read back after the run (nothing to compare). */
+  'replica-unreadable',
   /** After healing: no successful append within the bound, or no complete final read. */
   'liveness',
 ] as const;
@@ -148,7 +150,7 @@ export function check(history: readonly Op[], options: CheckOptions = {}): Verdi
     if (n <= maxPerType) anomalies.push(a);
   };
 
-  const { appends, reads, replicas, failedReads, failedFinals, healEnd } = pair(history);
+  const { appends, reads, replicas, unreadableReplicas, failedReads, failedFinals, healEnd } = pair(history);
   const counts: Counts = {
     ok: 0,
     failed: 0,
@@ -192,6 +194,16 @@ export function check(history: readonly Op[], options: CheckOptions = {}): Verdi
       },
     );
     summaries.push(summary);
+  }
+  // A replica nobody could read is one nobody checked: identical replicas are not shown.
+  for (const rep of unreadableReplicas) {
+    counts.inconsistent++;
+    report({
+      type: 'replica-unreadable',
+      partition: rep.partition,
+      message: `broker ${rep.broker}'s replica could not be read back: ${rep.error ?? 'unknown error'}`,
+      ops: [rep.index],
+    });
   }
 
   return {
@@ -573,6 +585,7 @@ function pair(history: readonly Op[]) {
   const appends = new Map<string, AppendRecord>();
   const reads: ReadRecord[] = [];
   const replicas: ReplicaOp[] = [];
+  const unreadableReplicas: ReplicaOp[] = [];
   let failedReads = 0;
   /** Failed final reads by partition, then broker. */
   const failedFinals = new Map<number, Map<number, FailedFinals>>();
@@ -583,7 +596,9 @@ function pair(history: readonly Op[]) {
   for (const op of history) {
     switch (op.f) {
       case 'replica-log':
+        // 'info': the replica of a broker taken out of service (a refused start), unreadable by design.
         if (op.type === 'ok') replicas.push(op);
+        else if (op.type === 'fail') unreadableReplicas.push(op);
         break;
       case 'heal-all':
         if (completed(op.type)) healEnd = op;
@@ -641,5 +656,5 @@ function pair(history: readonly Op[]) {
       }
     }
   }
-  return { appends, reads, replicas, failedReads, failedFinals, healEnd };
+  return { appends, reads, replicas, unreadableReplicas, failedReads, failedFinals, healEnd };
 }

@@ -346,6 +346,23 @@ describe('checker', () => {
     expect(types(h)).toEqual(['hw-regression', 'liveness']);
   });
 
+  it('replica-unreadable: a serving broker whose replica cannot be read back was not checked', () => {
+    const unreadable = (type: 'fail' | 'info') =>
+      valid().add({
+        f: 'replica-log',
+        type,
+        process: NEMESIS_PROCESS,
+        time: 1000,
+        partition: 0,
+        broker: 2,
+        records: [],
+        error: 'STORAGE_CORRUPT',
+      });
+    expect(types(unreadable('fail'))).toEqual(['replica-unreadable']);
+    // A broker taken out of service (it refused damaged files) is expected to be unreadable.
+    expect(check(unreadable('info').ops).valid).toBe(true);
+  });
+
   it('replica-divergence: a replica committed another value, or more than the final log', () => {
     expect(
       types(
