@@ -53,6 +53,7 @@ const PUBLIC_FACTS: Partial<Record<ErrorCode, ReadonlyArray<readonly [string, ..
   ],
   PRODUCER_FENCED: [['current_epoch', 'current_epoch', 'currentEpoch']],
   OUT_OF_ORDER_SEQUENCE: [['expected_sequence', 'expected_sequence', 'expectedSequence']],
+  BROKER_NOT_EMPTY: [['replicas', 'replicas']],
 };
 
 function publicFacts(err: RaftlogError, brokerUrl: BrokerUrlLookup): Record<string, unknown> {
