@@ -1,3 +1,4 @@
+import { isBootstrapSnapshot } from '../partition/host.js';
 import { MetadataStateMachine } from '../statemachine/metadata.js';
 import { PartitionState } from '../statemachine/partition-state.js';
 import { LevelLogStore } from '../storage/level-log-store.js';
@@ -32,7 +33,11 @@ export async function readReplicaLogs(dataDir: string, topic: string): Promise<R
       const commit = log.initialState().hardState.commit;
       const state = new PartitionState();
       const first = log.firstIndex();
-      if (first > 1) state.restore(log.snapshot().data);
+      if (first > 1) {
+        const snapshot = log.snapshot();
+        if (isBootstrapSnapshot(snapshot)) state.reset(snapshot.meta.index);
+        else state.restore(snapshot.data);
+      }
       const records: (readonly [number, string])[] = [];
       const decoder = new TextDecoder();
       for (let index = first; index <= commit; ) {
