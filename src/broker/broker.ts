@@ -129,6 +129,7 @@ export class Broker implements BrokerApi {
       transport: this.transport,
       ...(o.timing ? { timing: o.timing } : {}),
       ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
+      ...(o.moveBandwidth ? { learnerBandwidth: o.moveBandwidth } : {}),
       logger: this.log,
       peers: () => this.brokerIds().filter((id) => id !== this.id),
       onSoftState: (group, state, term) => {

@@ -1,6 +1,7 @@
 import { RaftlogError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { decodeConfChange } from '../raft/confchange-codec.js';
+import { entriesSize } from '../raft/log.js';
 import { QUIESCE_CONTEXT } from '../raft/raft.js';
 import { RawNode } from '../raft/rawnode.js';
 import {
@@ -17,6 +18,7 @@ import {
 } from '../raft/types.js';
 import type { LogStore } from '../storage/log-store.js';
 import { type LeadershipEvent, leadershipChannel, type TurnEvent, turnChannel } from './diagnostics.js';
+import { DEFAULT_MOVE_BANDWIDTH, LearnerThrottle } from './learner-throttle.js';
 import type { GroupMessage, PeerTransport } from './transport.js';
 
 /**
@@ -85,7 +87,18 @@ export interface RaftHostOptions {
    * followers of quiet groups stay quiet while they hear from the leader's broker.
    */
   readonly peers?: () => Iterable<number>;
+  /**
+   * Bytes per second of log entries this broker sends to learners (replicas catching up during a
+   * move), all groups together. Default 50 MiB/s.
+   */
+  readonly learnerBandwidth?: number;
 }
+
+/**
+ * Most entry bytes in flight to one follower: bounds what a throttled learner's appends hold in
+ * memory, and is far above what a follower on a LAN needs to keep its pipeline full.
+ */
+const MAX_INFLIGHT_BYTES = 16 * 1024 * 1024;
 
 interface ProposalWaiter {
   readonly term: number;
@@ -146,6 +159,8 @@ export interface HostStats {
   readiesPerSync: number;
   lastSyncMs: number;
   totalSyncMs: number;
+  /** Entry bytes sent to learners (replicas catching up). */
+  learnerBytes: number;
 }
 
 /**
@@ -179,7 +194,15 @@ export class RaftHost {
   private ticks = 0;
   private readonly startedAt = Date.now();
   private idle: Array<() => void> = [];
-  readonly stats: HostStats = { turns: 0, syncs: 0, readiesPerSync: 0, lastSyncMs: 0, totalSyncMs: 0 };
+  private readonly throttle: LearnerThrottle;
+  readonly stats: HostStats = {
+    turns: 0,
+    syncs: 0,
+    readiesPerSync: 0,
+    lastSyncMs: 0,
+    totalSyncMs: 0,
+    learnerBytes: 0,
+  };
 
   constructor(o: RaftHostOptions) {
     this.nodeId = o.nodeId;
@@ -191,6 +214,9 @@ export class RaftHost {
     this.randomInt = o.randomInt ?? ((n) => Math.floor(Math.random() * n));
     this.onSoftState = o.onSoftState;
     this.peers = o.peers ?? (() => []);
+    this.throttle = new LearnerThrottle(o.learnerBandwidth ?? DEFAULT_MOVE_BANDWIDTH, (peer, messages) => {
+      if (!this.closed && !this.failure) this.transport.send(peer, messages);
+    });
     this.transport.onReceive((from, messages) => this.receive(from, messages));
     this.transport.onUnreachable((peer, messages) => this.unreachable(peer, messages));
     this.ticker = setInterval(() => this.tick(), this.timing.tickMs);
@@ -233,6 +259,7 @@ export class RaftHost {
       id: this.nodeId,
       storage: view,
       applied: Math.max(sm.durableApplied, snapshot.meta.index),
+      maxInflightBytes: MAX_INFLIGHT_BYTES,
       electionTick: this.timing.electionTick,
       heartbeatTick: this.timing.heartbeatTick,
       randomInt: this.randomInt,
@@ -605,6 +632,13 @@ export class RaftHost {
     const snapshotsSent: Array<[HostedGroup, number]> = [];
     for (const [g, messages] of work) {
       for (const message of messages) {
+        if (message.type === MessageType.App && message.entries.length > 0 && g.node.isLearner(message.to)) {
+          // Catch-up traffic is rate-limited so it cannot starve live replication.
+          const bytes = entriesSize(message.entries);
+          this.stats.learnerBytes += bytes;
+          this.throttle.offer(message.to, { group: g.id, message }, bytes);
+          continue;
+        }
         const list = perPeer.get(message.to);
         if (list) list.push({ group: g.id, message });
         else perPeer.set(message.to, [{ group: g.id, message }]);
@@ -749,6 +783,7 @@ export class RaftHost {
     this.ticker = undefined;
     await this.whenIdle();
     this.closed = true;
+    this.throttle.close();
     // Writes in flight may still commit through the other replicas: their outcome is unknown.
     const unknown = new RaftlogError(
       'COMMIT_TIMEOUT',

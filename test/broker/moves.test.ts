@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { InProcessCluster, waitFor } from './cluster-harness.js';
+import { type ClusterBrokerOptions, InProcessCluster, TEST_TIMING, waitFor } from './cluster-harness.js';
 import { replicaLogs, SteadyProducer, votersOf, waitForMove } from './move-workload.js';
 
 const TOPIC = 'moving';
@@ -16,8 +16,10 @@ describe('moving a partition replica (Raft §6 membership changes)', () => {
   });
 
   /** A 4-broker cluster with TOPIC on brokers 1, 2, 3, under a steady producer. */
-  async function setUp(): Promise<{ c: InProcessCluster; producer: SteadyProducer; group: number }> {
-    const c = await InProcessCluster.start(4);
+  async function setUp(
+    options: ClusterBrokerOptions = {},
+  ): Promise<{ c: InProcessCluster; producer: SteadyProducer; group: number }> {
+    const c = await InProcessCluster.start(4, TEST_TIMING, options);
     cluster = c;
     await waitFor('every broker registered', async () => {
       const brokers = await (await c.metadataLeader()).admin.listBrokers();
@@ -53,13 +55,15 @@ describe('moving a partition replica (Raft §6 membership changes)', () => {
     }
   }
 
-  it('moves a follower to a new broker while writes go on', async () => {
-    const { c, producer, group } = await setUp();
+  it('moves a follower to a new broker while writes go on, catch-up within a bandwidth limit', async () => {
+    const { c, producer, group } = await setUp({ moveBandwidth: 64 * 1024 });
     const leader = await c.partitionLeader(TOPIC, 0);
     const follower = [1, 2, 3].find((id) => id !== leader.id)!;
     const target = [1, 2, 3].map((id) => (id === follower ? 4 : id));
     await (await c.metadataLeader()).admin.moveReplicas(TOPIC, 0, target);
     await waitForMove(c, TOPIC, 0, target);
+    // The learner's appends went through the leader's throttle.
+    expect(leader.host.stats.learnerBytes).toBeGreaterThan(0);
     expect(votersOf(c, group)).toEqual([...target].sort());
     await verify(c, producer, target);
   });
