@@ -92,6 +92,12 @@ export interface RaftHostOptions {
    * move), all groups together. Default 50 MiB/s.
    */
   readonly learnerBandwidth?: number;
+  /**
+   * Whether a group's learners are rate-limited by `learnerBandwidth` (default: every group). A
+   * group whose learners are permanent, not catching up once (the metadata group), is exempt, so
+   * its updates never queue behind a partition's catch-up.
+   */
+  readonly throttlesLearners?: (group: number) => boolean;
 }
 
 /**
@@ -195,6 +201,7 @@ export class RaftHost {
   private readonly startedAt = Date.now();
   private idle: Array<() => void> = [];
   private readonly throttle: LearnerThrottle;
+  private readonly throttlesLearners: (group: number) => boolean;
   readonly stats: HostStats = {
     turns: 0,
     syncs: 0,
@@ -214,6 +221,7 @@ export class RaftHost {
     this.randomInt = o.randomInt ?? ((n) => Math.floor(Math.random() * n));
     this.onSoftState = o.onSoftState;
     this.peers = o.peers ?? (() => []);
+    this.throttlesLearners = o.throttlesLearners ?? (() => true);
     this.throttle = new LearnerThrottle(o.learnerBandwidth ?? DEFAULT_MOVE_BANDWIDTH, (peer, messages) => {
       if (!this.closed && !this.failure) this.transport.send(peer, messages);
     });
@@ -632,7 +640,12 @@ export class RaftHost {
     const snapshotsSent: Array<[HostedGroup, number]> = [];
     for (const [g, messages] of work) {
       for (const message of messages) {
-        if (message.type === MessageType.App && message.entries.length > 0 && g.node.isLearner(message.to)) {
+        if (
+          message.type === MessageType.App &&
+          message.entries.length > 0 &&
+          g.node.isLearner(message.to) &&
+          this.throttlesLearners(g.id)
+        ) {
           // Catch-up traffic is rate-limited so it cannot starve live replication.
           const bytes = entriesSize(message.entries);
           this.stats.learnerBytes += bytes;
