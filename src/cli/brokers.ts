@@ -135,13 +135,16 @@ export const rebalanceCommand: Command = {
     if (positionals.length > 0) throw new RaftlogError('INVALID_REQUEST', 'rebalance takes no arguments');
     return withClient(values.url, async (client) => {
       const plan = await rebalance(client, values['dry-run']);
+      if (!values.json && plan.length === 0) {
+        process.stdout.write('balanced: nothing to move\n');
+        return 0;
+      }
       printList(values.json, plan, ['TOPIC', 'PARTITION', 'FROM', 'TO'], (m) => [
         m.topic,
         String(m.partition),
         m.from.join(','),
         m.to.join(','),
       ]);
-      if (!values.json && plan.length === 0) process.stdout.write('balanced: nothing to move\n');
       return 0;
     });
   },

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { METADATA_GROUP } from '../../src/statemachine/metadata.js';
-import { InProcessCluster, waitFor } from './cluster-harness.js';
-import { replicaLogs, SteadyProducer, votersOf } from './move-workload.js';
+import { InProcessCluster, TEST_TIMING, waitFor } from './cluster-harness.js';
+import { caughtUp, replicaLogs, SteadyProducer, votersOf } from './move-workload.js';
 
 const TOPIC = 'elastic';
 
@@ -72,6 +72,7 @@ describe('a broker joins, another is drained and removed (Raft §6 for every gro
     await waitFor('records after the drain', () => producer.count >= before + 30, 30_000);
     const outcome = await producer.stop();
     expect(outcome.failed).toEqual([]);
+    await waitFor('every replica to hold the whole log', () => caughtUp(c, 1, [2, 3, 4]), 30_000);
     await c.stopBrokers();
     const logs = await replicaLogs(c, TOPIC, 0, [2, 3, 4]);
     for (const [id, log] of logs) {
@@ -79,6 +80,37 @@ describe('a broker joins, another is drained and removed (Raft §6 for every gro
       for (const [offset, value] of outcome.acked)
         expect(byOffset.get(offset), `broker ${id} @${offset}`).toBe(value);
       expect(log).toEqual(logs.get(2));
+    }
+  });
+
+  it('with automatic rebalancing, a joining broker is given its share of replicas and leaders', async () => {
+    const c = await InProcessCluster.start(3, TEST_TIMING, { autoRebalance: true });
+    cluster = c;
+    await waitFor(
+      'every broker registered',
+      async () => (await (await c.metadataLeader()).admin.listBrokers()).length === 3,
+    );
+    await (await c.metadataLeader()).createTopic({ name: TOPIC, partitions: 4, replicationFactor: 3 });
+    await c.join(4);
+    await waitFor(
+      'replicas spread within one over 4 brokers',
+      async () => {
+        const leader = await c.metadataLeader();
+        const counts = (await leader.admin.listBrokers()).map((b) => b.replicas);
+        return (
+          leader.admin.moves().length === 0 &&
+          counts.length === 4 &&
+          Math.max(...counts) - Math.min(...counts) <= 1
+        );
+      },
+      90_000,
+    );
+    const d = await (await c.metadataLeader()).describeTopic(TOPIC);
+    for (const p of d.partitions) {
+      await waitFor(
+        `group ${p.partition + 1}'s voters`,
+        () => votersOf(c, p.partition + 1)?.join() === [...p.replicas].sort().join(),
+      );
     }
   });
 });

@@ -127,6 +127,15 @@ export function votersOf(cluster: InProcessCluster, group: number): number[] | u
   return undefined;
 }
 
+/** Whether every one of `replicas` holds the leader's whole log of `group`. */
+export function caughtUp(cluster: InProcessCluster, group: number, replicas: readonly number[]): boolean {
+  for (const b of cluster.running()) {
+    const s = b.host.status(group);
+    if (s?.progress) return replicas.every((id) => s.progress!.get(id)?.match === s.lastIndex);
+  }
+  return false;
+}
+
 /**
  * After the brokers are stopped: every broker in `replicas` holds exactly the acknowledged values
  * at their offsets (nothing lost, nothing duplicated), and all of them hold the same log.
