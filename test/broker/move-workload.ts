@@ -19,7 +19,7 @@ export interface ProduceOutcome {
 /**
  * Appends `v-0`, `v-1`, ... to one partition, one at a time, through whichever broker leads it,
  * as an idempotent producer: a retriable error is retried with the same sequence until
- * acknowledged, so every value is written exactly once.
+ * acknowledged, so every value is written exactly once. Every tenth value is read back.
  */
 export class SteadyProducer {
   private stopped = false;
@@ -70,6 +70,7 @@ export class SteadyProducer {
           );
           this.acked.push([r.baseOffset, value]);
           leader = broker.id;
+          if (sequence % 10 === 0) await this.readBack(broker, r.baseOffset, value);
           break;
         } catch (err) {
           if (!RETRIABLE.some((code) => isErrorCode(err, code))) {
@@ -85,6 +86,29 @@ export class SteadyProducer {
         }
       }
     }
+  }
+
+  /** Reads go on during moves too: read the record just written (a linearizable read on its leader). */
+  private async readBack(broker: Broker, offset: number, value: string): Promise<void> {
+    let at = broker.id;
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const target = this.pick(at) ?? broker;
+      try {
+        const { records } = await target.fetch(this.topic, this.partition, { offset, maxRecords: 1 });
+        const got = new TextDecoder().decode(records[0]?.value);
+        if (got !== value) this.failed.push(new Error(`read ${got} at offset ${offset}, wrote ${value}`));
+        return;
+      } catch (err) {
+        if (!RETRIABLE.some((code) => isErrorCode(err, code))) {
+          this.failed.push(err);
+          return;
+        }
+        const hint = (err as RaftlogError).details.leader;
+        at = typeof hint === 'number' ? hint : 0;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    this.failed.push(new Error(`could not read offset ${offset} back`));
   }
 
   /** The broker believed to lead, else any running one. */
