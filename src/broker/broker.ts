@@ -373,8 +373,10 @@ export class Broker implements BrokerApi {
   /** The topic, looked up again after catching up with the metadata if this broker has not seen it. */
   private async freshTopic(name: string): Promise<TopicRecord> {
     if (!this.metadata.current.topics[name]) await this.catchUpMetadata();
-    // A broker that just joined has no metadata yet: it cannot tell that a topic does not exist.
-    if (this.metadata.current.clusterId === '' && !this.metadata.current.topics[name]) {
+    // A broker that just joined has no metadata yet (not even the metadata group's membership):
+    // it cannot tell that a topic does not exist.
+    const members = this.host.status(METADATA_GROUP)?.confState.voters.length ?? 0;
+    if (members === 0 && !this.metadata.current.topics[name]) {
       throw new RaftlogError('NO_LEADER', `broker ${this.id} has not received the cluster metadata yet`);
     }
     return this.topic(name);
