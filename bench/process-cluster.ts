@@ -20,6 +20,11 @@ export interface ProcessCluster {
   kill(id: number): Promise<void>;
   /** Start broker `id` again on its data directory and ports. */
   restart(id: number): void;
+  /**
+   * Start a new broker that joins the running cluster (`raftlog start --join`), with `args`
+   * added to its command line; resolves with its client URL once it answers.
+   */
+  join(id: number, args?: readonly string[]): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -38,6 +43,8 @@ export async function freePort(): Promise<number> {
 export interface ProcessClusterOptions {
   /** Extra flags for each broker's `node` (e.g. `--cpu-prof`, `--cpu-prof-dir=DIR`). */
   readonly nodeArgs?: readonly string[];
+  /** Extra flags for each broker's `raftlog start`. */
+  readonly brokerArgs?: readonly string[];
 }
 
 export async function startProcessCluster(
@@ -67,6 +74,7 @@ export async function startProcessCluster(
         peers,
         '--log-level',
         logLevel,
+        ...(options.brokerArgs ?? []),
       ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
@@ -111,6 +119,36 @@ export async function startProcessCluster(
     restart: (id: number) => {
       children[id - 1] = launch(id);
     },
+    async join(id: number, args: readonly string[] = []) {
+      const [clientPort, peerPort] = [await freePort(), await freePort()];
+      const child = spawn(
+        process.execPath,
+        [
+          ...(options.nodeArgs ?? []),
+          CLI,
+          'start',
+          '--id',
+          String(id),
+          '--data-dir',
+          join(dir, `n${id}`),
+          '--listen',
+          `127.0.0.1:${clientPort}`,
+          '--peer-listen',
+          `127.0.0.1:${peerPort}`,
+          '--join',
+          urls.join(','),
+          '--log-level',
+          logLevel,
+          ...(options.brokerArgs ?? []),
+          ...args,
+        ],
+        { stdio: ['ignore', 'ignore', 'inherit'] },
+      );
+      children[id - 1] = child;
+      const url = `http://127.0.0.1:${clientPort}`;
+      await waitHealthy(url, child);
+      return url;
+    },
     stop,
   };
 }
@@ -128,6 +166,20 @@ async function waitReady(urls: readonly string[], children: readonly ChildProces
       if (Date.now() > deadline) throw new Error(`${url} not ready after 30 s`);
       await new Promise((r) => setTimeout(r, 100));
     }
+  }
+}
+
+async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (
+    !(await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
+    if (child.exitCode !== null) throw new Error(`the broker at ${url} exited during start-up`);
+    if (Date.now() > deadline) throw new Error(`${url} not answering after 30 s`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

@@ -17,6 +17,11 @@ export const ErrorCodes = [
   'RECORD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
   'OFFSET_OUT_OF_RANGE',
+  // Cluster membership and replica moves.
+  'BROKER_NOT_FOUND',
+  'BROKER_NOT_EMPTY',
+  'MOVE_IN_PROGRESS',
+  'MOVE_NOT_FOUND',
   // Availability (retriable).
   'NOT_LEADER',
   'NO_LEADER',

@@ -9,6 +9,7 @@
  * otherwise); the front end may forward the request to `brokerUrl(leader)`.
  */
 
+import type { ClusterAdminApi } from './admin-api.js';
 import type { GroupApi } from './groups-api.js';
 
 /** One record to append. Keys and values are bytes; headers are ordered (name, bytes) pairs. */
@@ -141,4 +142,6 @@ export interface BrokerApi {
   brokerUrl(id: number): string | undefined;
   /** Consumer groups (issue 8); absent on brokers that do not coordinate groups. */
   readonly groups?: GroupApi;
+  /** Cluster administration (issue 9): brokers joining and draining, replica moves. */
+  readonly admin?: ClusterAdminApi;
 }

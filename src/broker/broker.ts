@@ -16,8 +16,10 @@ import {
 } from '../statemachine/metadata.js';
 import { PartitionMachine } from '../statemachine/partition-machine.js';
 import { type ApplyResult, rejectionError } from '../statemachine/partition-state.js';
+import { bootstrapsGroup, goalReplicas, hostingBrokers } from '../statemachine/placement.js';
 import { decodeRecordBatch, encodeRecordBatch } from '../statemachine/record-batch.js';
 import type { LogStore } from '../storage/log-store.js';
+import type { ClusterAdmin } from './admin.js';
 import type {
   BrokerApi,
   ClusterDescription,
@@ -33,6 +35,7 @@ import type {
   TopicDescription,
   TopicSummary,
 } from './api.js';
+import { Elasticity } from './elasticity.js';
 import { GROUPS_TOPIC, GroupCoordinator } from './groups.js';
 import { LeaderBalancer } from './leader-balance.js';
 import { LogCompaction } from './log-compaction.js';
@@ -83,6 +86,15 @@ export interface BrokerOptions {
    */
   readonly compactionEntries?: number;
   readonly logger?: Logger;
+  /**
+   * This broker joins a running cluster (`raftlog start --join`): it does not create the metadata
+   * group but waits to be added to it; `initialBrokers` is ignored.
+   */
+  readonly joining?: boolean;
+  /** Bytes per second this broker sends to replicas catching up (learners). Default 50 MiB/s. */
+  readonly moveBandwidth?: number;
+  /** Even out replicas and preferred leaders over the brokers automatically. Default off. */
+  readonly autoRebalance?: boolean;
 }
 
 /**
@@ -103,6 +115,7 @@ export class Broker implements BrokerApi {
   private readonly retention: RetentionEnforcer;
   private readonly compaction: LogCompaction;
   private readonly retentionTimer: NodeJS.Timeout;
+  private readonly elasticity: Elasticity;
   /** Consumer groups: the partitions of the internal topic `__consumer_groups` hosted here. */
   readonly groups: GroupCoordinator;
   private readonly initialBrokers: readonly number[];
@@ -120,8 +133,8 @@ export class Broker implements BrokerApi {
     this.id = o.id;
     this.store = o.store;
     this.transport = o.transport ?? new LocalTransport(o.id);
-    this.initialBrokers = [...(o.initialBrokers ?? [o.id])].sort((a, b) => a - b);
-    if (!this.initialBrokers.includes(o.id)) {
+    this.initialBrokers = o.joining ? [] : [...(o.initialBrokers ?? [o.id])].sort((a, b) => a - b);
+    if (!o.joining && !this.initialBrokers.includes(o.id)) {
       throw new RaftlogError('INVALID_REQUEST', `broker ${o.id} is not among the initial brokers`);
     }
     this.peerAddress = o.peerAddress ?? '';
@@ -134,6 +147,8 @@ export class Broker implements BrokerApi {
       transport: this.transport,
       ...(o.timing ? { timing: o.timing } : {}),
       ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
+      ...(o.moveBandwidth ? { learnerBandwidth: o.moveBandwidth } : {}),
+      throttlesLearners: (group) => group !== METADATA_GROUP,
       logger: this.log,
       peers: () => this.brokerIds().filter((id) => id !== this.id),
       onSoftState: (group, state, term) => {
@@ -148,6 +163,15 @@ export class Broker implements BrokerApi {
       logger: this.log,
     });
     this.compaction = new LogCompaction(this.host, o.compactionEntries ?? COMPACTION_ENTRIES);
+    this.elasticity = new Elasticity({
+      host: this.host,
+      transport: this.transport,
+      metadata: () => this.metadata.current,
+      catchUpMetadata: () => this.catchUpMetadata(),
+      isAlive: (id) => this.isAlive(id),
+      ...(o.autoRebalance ? { autoRebalance: true } : {}),
+      logger: this.log,
+    });
     this.groups = new GroupCoordinator({
       id: o.id,
       host: this.host,
@@ -160,10 +184,12 @@ export class Broker implements BrokerApi {
       logStartOffset: (topic, partition) => this.localPartition(topic, partition)?.state.logStartOffset,
     });
     this.metadata = new MetadataStateMachine(o.store, (state) => this.reconcile(state));
-    this.host.addGroup(METADATA_GROUP, this.metadata, {
-      voters: this.initialBrokers,
-      campaignIfNew: this.initialBrokers[0] === this.id,
-    });
+    // A joining broker hosts the metadata group empty: the leader adds it as a learner.
+    this.host.addGroup(
+      METADATA_GROUP,
+      this.metadata,
+      o.joining ? {} : { voters: this.initialBrokers, campaignIfNew: this.initialBrokers[0] === this.id },
+    );
     this.reconcile(this.metadata.current);
     this.housekeeping = setInterval(() => this.keepHouse(), HOUSEKEEPING_MS);
     this.retentionTimer = setInterval(
@@ -186,16 +212,26 @@ export class Broker implements BrokerApi {
 
   // ---- metadata ------------------------------------------------------------------------------
 
-  /** Make the local partition groups match the metadata: create missing replicas, drop deleted ones. */
+  /**
+   * Make the local partition groups match the metadata: create missing replicas, drop deleted
+   * ones. A broker hosts a group while it is a replica or involved in the group's move; it drops
+   * the group's data only once the move completed without it — completion is proposed only after
+   * the group's committed membership no longer holds it.
+   */
   private reconcile(state: MetadataState): void {
     if (this.closed) return;
+    this.elasticity.syncPeers(state);
     const wanted = new Map<number, PartitionPlacement>();
     const coordinators = new Set(state.topics[GROUPS_TOPIC]?.partitions.map((p) => p.group));
     for (const topic of Object.values(state.topics)) {
-      for (const p of topic.partitions) if (p.replicas.includes(this.id)) wanted.set(p.group, p);
+      for (const p of topic.partitions) if (hostingBrokers(p).includes(this.id)) wanted.set(p.group, p);
     }
     this.preferredLeaders.clear();
-    for (const [group, placement] of wanted) this.preferredLeaders.set(group, placement.replicas[0]!);
+    for (const [group, placement] of wanted) {
+      // The preferred leader is the first replica the partition is heading to that is not draining.
+      const goal = goalReplicas(placement);
+      this.preferredLeaders.set(group, goal.find((id) => !state.draining.includes(id)) ?? goal[0]!);
+    }
     for (const [group, placement] of wanted) {
       if (this.partitions.has(group) || this.groups.hosts(group)) continue;
       let machine: GroupStateMachine;
@@ -205,10 +241,15 @@ export class Broker implements BrokerApi {
         this.partitions.set(group, partition);
         machine = partition;
       }
-      this.host.addGroup(group, machine, {
-        voters: placement.replicas,
-        campaignIfNew: placement.replicas[0] === this.id,
-      });
+      // Only the initial replicas create the group, all with the same voters; a replica added
+      // by a move starts empty and learns membership and state from the leader.
+      this.host.addGroup(
+        group,
+        machine,
+        bootstrapsGroup(placement, this.id)
+          ? { voters: placement.initialReplicas, campaignIfNew: placement.initialReplicas[0] === this.id }
+          : {},
+      );
     }
     for (const [group, machine] of this.partitions) {
       if (wanted.has(group)) continue;
@@ -263,6 +304,7 @@ export class Broker implements BrokerApi {
     this.balancer.run(this.preferredLeaders);
     this.compactLogs();
     const meta = this.metadata.current;
+    this.elasticity.run();
     const groupState = this.host.groupState(METADATA_GROUP);
     if (!groupState || groupState.leader === 0) return;
     if (meta.clusterId === '' && groupState.role === Role.Leader) {
@@ -286,11 +328,30 @@ export class Broker implements BrokerApi {
     throw notLeader(s?.leader ?? 0, 'the metadata group');
   }
 
-  /** Broker ids that can hold replicas: the initial brokers and every registered one. */
+  /** Broker ids of the cluster: the initial brokers and every registered one, less removed ones. */
   private brokerIds(): number[] {
+    const meta = this.metadata.current;
     const ids = new Set(this.initialBrokers);
-    for (const b of Object.values(this.metadata.current.brokers)) ids.add(b.id);
+    for (const b of Object.values(meta.brokers)) ids.add(b.id);
+    for (const id of meta.removed) ids.delete(id);
     return [...ids].sort((a, b) => a - b);
+  }
+
+  /** Eligible for new replicas: not draining. */
+  private placementBrokers(): number[] {
+    const draining = this.metadata.current.draining;
+    return this.brokerIds().filter((id) => !draining.includes(id));
+  }
+
+  private isAlive(id: number): boolean {
+    if (id === this.id) return !this.host.failed;
+    const aliveWithin = ALIVE_ELECTION_TIMEOUTS * this.host.timing.electionTick * this.host.timing.tickMs;
+    return Date.now() - this.host.lastHeardFrom(id) < aliveWithin;
+  }
+
+  /** Cluster administration: joining, draining, removing brokers; replica moves; rebalancing. */
+  get admin(): ClusterAdmin {
+    return this.elasticity.admin;
   }
 
   async createTopic(req: CreateTopicRequest): Promise<TopicDescription> {
@@ -302,7 +363,7 @@ export class Broker implements BrokerApi {
       throw new RaftlogError('INVALID_REQUEST', `partitions must be an integer from 1 to ${MAX_PARTITIONS}`);
     }
     const configs = checkTopicConfigs(req.configs ?? {});
-    const brokers = this.brokerIds();
+    const brokers = this.placementBrokers();
     if (!Number.isSafeInteger(req.replicationFactor) || req.replicationFactor < 1) {
       throw new RaftlogError('INVALID_REQUEST', 'replication_factor must be a positive integer');
     }
@@ -370,6 +431,12 @@ export class Broker implements BrokerApi {
   /** The topic, looked up again after catching up with the metadata if this broker has not seen it. */
   private async freshTopic(name: string): Promise<TopicRecord> {
     if (!this.metadata.current.topics[name]) await this.catchUpMetadata();
+    // A broker that just joined has no metadata yet (not even the metadata group's membership):
+    // it cannot tell that a topic does not exist.
+    const members = this.host.status(METADATA_GROUP)?.confState.voters.length ?? 0;
+    if (members === 0 && !this.metadata.current.topics[name]) {
+      throw new RaftlogError('NO_LEADER', `broker ${this.id} has not received the cluster metadata yet`);
+    }
     return this.topic(name);
   }
 
@@ -547,12 +614,10 @@ export class Broker implements BrokerApi {
 
   cluster(): ClusterDescription {
     const meta = this.metadata.current;
-    const aliveWithin = ALIVE_ELECTION_TIMEOUTS * this.host.timing.electionTick * this.host.timing.tickMs;
-    const now = Date.now();
     const nodes = this.brokerIds().map((id) => ({
       id,
       url: meta.brokers[String(id)]?.url ?? '',
-      alive: id === this.id ? !this.host.failed : now - this.host.lastHeardFrom(id) < aliveWithin,
+      alive: this.isAlive(id),
     }));
     const leader = this.host.groupState(METADATA_GROUP)?.leader ?? 0;
     return { clusterId: meta.clusterId, nodes, metadataLeader: leader === 0 ? null : leader };

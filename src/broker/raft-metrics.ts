@@ -64,6 +64,15 @@ export function registerRaftMetrics(registry: Registry, broker: Broker): () => v
     },
   });
 
+  new Gauge({
+    name: 'raftlog_learner_bytes_total',
+    help: 'Log entry bytes sent to learners (replicas catching up during moves), within the move bandwidth',
+    registers,
+    collect() {
+      this.set(broker.host.stats.learnerBytes);
+    },
+  });
+
   const onTurn = (message: unknown) => {
     const e = message as TurnEvent;
     if (e.broker !== broker.id) return;

@@ -1,4 +1,5 @@
 import { jepsenCommand } from '../jepsen/command.js';
+import { brokerCommand, reassignCommand, rebalanceCommand } from './brokers.js';
 import { consumeCommand } from './consume.js';
 import { devCommand } from './dev.js';
 import { groupsCommand } from './groups.js';
@@ -22,5 +23,8 @@ export const commands: Readonly<Record<string, Command>> = {
   consume: consumeCommand,
   groups: groupsCommand,
   status: statusCommand,
+  broker: brokerCommand,
+  reassign: reassignCommand,
+  rebalance: rebalanceCommand,
   jepsen: jepsenCommand,
 };

@@ -1,14 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import type { BrokerRegistration } from '../broker/admin-api.js';
 import { Broker } from '../broker/broker.js';
 import { registerRaftMetrics } from '../broker/raft-metrics.js';
+import { registerBroker } from '../client/admin.js';
+import { RaftlogClient } from '../client/client.js';
 import { RaftlogError } from '../errors.js';
 import { createHttpServer } from '../http/server.js';
 import type { Logger } from '../logger.js';
 import { TcpTransport } from '../partition/tcp-transport.js';
 import { LevelLogStore } from '../storage/level-log-store.js';
 import { parseHostPort, parsePeers } from './addresses.js';
+import { parseByteRate } from './byte-rate.js';
 import type { Command } from './commands.js';
 
 /** Used when no secret file is given: fine on a laptop, never in production (a warning says so). */
@@ -27,10 +31,37 @@ Start one broker.
   --cluster-secret-file F   file holding the secret that peers share (else a development
                             default, with a warning)
   --advertise-url URL       client URL other brokers forward to   [http://<--listen>]
+  --join URL[,URL...]       join a running cluster through any of its brokers (instead of
+                            --peers): register there, learn the peers, be added by the
+                            metadata leader; --peer-listen is required
+  --move-bandwidth RATE     bytes/s this broker sends to replicas catching up during moves,
+                            e.g. 50MiB, 512k                      [50MiB]
+  --auto-rebalance          even out replicas and leaders over the brokers automatically
   --log-level LEVEL         trace|debug|info|warn|error|silent   [info]
 
 SIGTERM or SIGINT shuts the broker down cleanly.
 `;
+
+/**
+ * Register this broker through a running broker (which forwards to the metadata leader), and
+ * point the transport at every peer it answers with. The running brokers learn this broker's
+ * address from the metadata; the metadata leader then adds it to the metadata group as a learner.
+ */
+async function joinCluster(
+  urls: readonly string[],
+  me: BrokerRegistration,
+  transport: TcpTransport,
+  log: Logger,
+): Promise<void> {
+  const client = new RaftlogClient({ urls });
+  try {
+    const brokers = await registerBroker(client, me);
+    for (const b of brokers) if (b.id !== me.id && b.peer !== '') transport.setPeer(b.id, b.peer);
+    log.info({ via: urls, brokers: brokers.map((b) => b.id) }, 'registered with the cluster');
+  } finally {
+    await client.close();
+  }
+}
 
 export const startCommand: Command = {
   summary: 'start one broker',
@@ -45,6 +76,9 @@ export const startCommand: Command = {
         peers: { type: 'string' },
         'cluster-secret-file': { type: 'string' },
         'advertise-url': { type: 'string' },
+        join: { type: 'string' },
+        'move-bandwidth': { type: 'string' },
+        'auto-rebalance': { type: 'boolean', default: false },
         'log-level': { type: 'string', default: 'info' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -65,6 +99,11 @@ export const startCommand: Command = {
       throw new RaftlogError('INVALID_REQUEST', `--peers must include this broker (${id})`);
     }
     const peerListen = values['peer-listen'] ?? peers.get(id);
+    const join = values.join?.split(',').filter((u) => u !== '');
+    if (join && (peers.size > 0 || !peerListen)) {
+      throw new RaftlogError('INVALID_REQUEST', '--join takes --peer-listen and no --peers');
+    }
+    const moveBandwidth = parseByteRate(values['move-bandwidth'] ?? '50MiB', '--move-bandwidth');
     const log: Logger = pino({ level: values['log-level'], base: { broker: id } });
 
     const secretFile = values['cluster-secret-file'];
@@ -88,12 +127,16 @@ export const startCommand: Command = {
         })
       : undefined;
     const clientUrl = values['advertise-url'] ?? `http://${listen.host}:${listen.port}`;
+    if (join && transport)
+      await joinCluster(join, { id, url: clientUrl, peer: transport.address }, transport, log);
     const broker = new Broker({
       id,
       store,
       ...(transport ? { transport, peerAddress: transport.address } : {}),
-      initialBrokers: peers.size > 0 ? [...peers.keys()] : [id],
+      ...(join ? { joining: true } : { initialBrokers: peers.size > 0 ? [...peers.keys()] : [id] }),
       clientUrl,
+      moveBandwidth,
+      autoRebalance: values['auto-rebalance'],
       logger: log,
     });
     const http = createHttpServer({ broker, logger: log });

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { RaftlogClient } from '../client/index.js';
+import type { MoveStatus, RaftlogClient } from '../client/index.js';
 import { RaftlogError } from '../errors.js';
 import { CLIENT_OPTIONS, CLIENT_OPTIONS_HELP, printJson, withClient } from './client-args.js';
 import type { Command } from './commands.js';
@@ -9,7 +9,8 @@ const HELP = `usage: raftlog status
 
 Print the replication state of every partition: topic, partition, leader, replicas, term,
 commit index, high watermark and replica lag (entries each replica is behind its leader; "-"
-where the leader could not be asked).
+where the leader could not be asked); then the replica moves in progress, with a progress bar of
+how much of its leader's log each new replica holds.
 ${CLIENT_OPTIONS_HELP}`;
 
 /** One partition's row of the status table. */
@@ -62,6 +63,33 @@ const lagText = (lag: StatusRow['replicaLag']) =>
 
 const shown = (n: number | null) => (n === null ? UNKNOWN : String(n));
 
+const BAR_WIDTH = 20;
+
+/** `[#######.............]  35%`: entries a new replica holds of its leader's log. */
+export function progressBar(done: number, total: number): string {
+  const fraction = total <= 0 ? 1 : Math.min(1, Math.max(0, done / total));
+  const filled = Math.round(fraction * BAR_WIDTH);
+  return `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${String(Math.floor(fraction * 100)).padStart(3)}%`;
+}
+
+function movesText(moves: readonly MoveStatus[]): string {
+  return formatTable(
+    ['TOPIC', 'PARTITION', 'FROM', 'TO', 'STATE', 'CATCH_UP'],
+    moves.map((m) => [
+      m.topic,
+      String(m.partition),
+      m.replicas.join(','),
+      m.target.join(','),
+      m.state ?? UNKNOWN,
+      m.catchUp === undefined || m.catchUp.length === 0
+        ? UNKNOWN
+        : m.catchUp
+            .map((c) => `${c.broker} ${progressBar(c.match, c.lastIndex)} ${c.match}/${c.lastIndex}`)
+            .join('; '),
+    ]),
+  );
+}
+
 export const statusCommand: Command = {
   summary: 'print the replication state of every partition',
   async run(args) {
@@ -72,12 +100,13 @@ export const statusCommand: Command = {
     }
     if (positionals.length > 0) throw new RaftlogError('INVALID_REQUEST', 'status takes no arguments');
     return withClient(values.url, async (client) => {
-      const [cluster, rows] = await Promise.all([client.cluster(), collect(client)]);
+      const [cluster, rows, moves] = await Promise.all([client.cluster(), collect(client), client.moves()]);
       if (values.json) {
         printJson({
           cluster_id: cluster.clusterId,
           metadata_leader: cluster.metadataLeader,
           partitions: rows,
+          moves,
         });
         return 0;
       }
@@ -109,6 +138,7 @@ export const statusCommand: Command = {
           ]),
         ),
       );
+      if (moves.length > 0) process.stdout.write(`\nmoves in progress\n${movesText(moves)}`);
       return 0;
     });
   },

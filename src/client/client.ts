@@ -1,3 +1,4 @@
+import type { MoveStatus } from '../broker/admin-api.js';
 import type {
   ClusterDescription,
   FetchResult,
@@ -9,6 +10,7 @@ import type {
 } from '../broker/api.js';
 import type { GroupDescription, GroupSummary } from '../broker/groups-api.js';
 import { isErrorCode, RaftlogError } from '../errors.js';
+import { movesFromWire } from './admin.js';
 import { type BackoffOptions, backoffDelay, sleep } from './backoff.js';
 import { type BrokerRequest, Connections } from './connections.js';
 import { RaftlogClientError, wasNotSent } from './errors.js';
@@ -194,25 +196,46 @@ export class RaftlogClient {
    * partition's leader, the one that knows replica lags, is kept. Sorted by topic and partition.
    */
   async status(): Promise<PartitionStatus[]> {
-    const cluster = await this.cluster();
     const rows = new Map<string, PartitionStatus>();
-    const answers = await Promise.all(
-      cluster.nodes
-        .filter((n) => n.alive && n.url !== '')
-        .map(async (n) => {
-          const body = await this.#connections
-            .call(originOf(n.url), { method: 'GET', path: '/v1/status', timeoutMs: this.#requestTimeoutMs })
-            .catch(() => undefined);
-          return { id: n.id, partitions: body === undefined ? [] : statusFromWire(body) };
-        }),
-    );
-    for (const { id, partitions } of answers) {
-      for (const p of partitions) {
+    for (const { id, body } of await this.#statusOfEveryBroker()) {
+      for (const p of statusFromWire(body)) {
         const key = partitionKey(p.topic, p.partition);
         if (!rows.has(key) || p.leader === id) rows.set(key, p);
       }
     }
     return [...rows.values()].sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+  }
+
+  /**
+   * Replica moves in progress (issue 9), gathered from every live broker: every broker knows
+   * the moves from the metadata, and the leader of a moving partition adds how far its new
+   * replicas have caught up; that row is kept. Sorted by topic and partition.
+   */
+  async moves(): Promise<MoveStatus[]> {
+    const rows = new Map<string, MoveStatus>();
+    for (const { body } of await this.#statusOfEveryBroker()) {
+      for (const m of movesFromWire((body as { moves?: unknown }).moves)) {
+        const key = partitionKey(m.topic, m.partition);
+        if (!rows.has(key) || m.state !== undefined) rows.set(key, m);
+      }
+    }
+    return [...rows.values()].sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+  }
+
+  /** `GET /v1/status` of every live broker (those that do not answer are left out). */
+  async #statusOfEveryBroker(): Promise<Array<{ id: number; body: unknown }>> {
+    const cluster = await this.cluster();
+    const answers = await Promise.all(
+      cluster.nodes
+        .filter((n) => n.alive && n.url !== '')
+        .map(async (n) => ({
+          id: n.id,
+          body: await this.#connections
+            .call(originOf(n.url), { method: 'GET', path: '/v1/status', timeoutMs: this.#requestTimeoutMs })
+            .catch(() => undefined),
+        })),
+    );
+    return answers.flatMap((a) => (a.body === undefined ? [] : [{ id: a.id, body: a.body }]));
   }
 
   /**

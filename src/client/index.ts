@@ -11,6 +11,13 @@
  * for await (const record of consumer) console.log(record.partition, record.offset, record.value);
  * ```
  */
+
+export type {
+  BrokerInfo,
+  BrokerRegistration,
+  MoveStatus,
+  PlannedReassignment,
+} from '../broker/admin-api.js';
 export type {
   ClusterDescription,
   ClusterNode,
@@ -31,6 +38,15 @@ export type {
   TopicAssignment,
 } from '../broker/groups-api.js';
 export { type ErrorCode, isErrorCode, RaftlogError } from '../errors.js';
+export {
+  cancelMove,
+  drainBroker,
+  listBrokers,
+  moveReplicas,
+  rebalance,
+  registerBroker,
+  removeBroker,
+} from './admin.js';
 export type { BackoffOptions } from './backoff.js';
 export {
   type CreateTopicOptions,

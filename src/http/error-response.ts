@@ -54,6 +54,7 @@ const PUBLIC_FACTS: Partial<Record<ErrorCode, ReadonlyArray<readonly [string, ..
   PRODUCER_FENCED: [['current_epoch', 'current_epoch', 'currentEpoch']],
   OUT_OF_ORDER_SEQUENCE: [['expected_sequence', 'expected_sequence', 'expectedSequence']],
   STALE_GENERATION: [['generation', 'generation']],
+  BROKER_NOT_EMPTY: [['replicas', 'replicas']],
 };
 
 function publicFacts(err: RaftlogError, brokerUrl: BrokerUrlLookup): Record<string, unknown> {

@@ -28,6 +28,13 @@ export type Operation =
   | 'leave_group'
   | 'commit_offsets'
   | 'group_offsets'
+  | 'list_brokers'
+  | 'register_broker'
+  | 'drain_broker'
+  | 'remove_broker'
+  | 'move_replicas'
+  | 'cancel_move'
+  | 'rebalance'
   | 'unmatched';
 
 const PARTITION_GAUGES: ReadonlyArray<readonly [string, string, (s: PartitionStatus) => number]> = [

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { BrokerApi, ProduceRecord } from '../broker/api.js';
 import { RaftlogError } from '../errors.js';
 import { DefaultPartitioner } from '../statemachine/partitioner.js';
+import { buildAdminRoutes, moveView } from './admin-routes.js';
 import { checkEncoding } from './byte-strings.js';
 import { type BrokerUrlLookup, replyForError } from './error-response.js';
 import { FORWARDED_HEADER, type Forwarder } from './forwarder.js';
@@ -295,7 +296,8 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
       operation: 'status',
       async handle(req) {
         checkQuery(req.query, []);
-        return { status: 200, body: statusView(broker.partitionStatus()) };
+        const moves = (broker.admin?.moves() ?? []).map(moveView);
+        return { status: 200, body: { ...statusView(broker.partitionStatus()), moves } };
       },
     },
     {
@@ -329,6 +331,7 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
       },
     },
     ...buildGroupRoutes(ctx),
+    ...buildAdminRoutes(ctx),
   ];
 }
 

@@ -1,6 +1,7 @@
 import { RaftlogError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { decodeConfChange } from '../raft/confchange-codec.js';
+import { entriesSize } from '../raft/log.js';
 import { QUIESCE_CONTEXT } from '../raft/raft.js';
 import { RawNode } from '../raft/rawnode.js';
 import {
@@ -17,6 +18,7 @@ import {
 } from '../raft/types.js';
 import type { LogStore } from '../storage/log-store.js';
 import { type LeadershipEvent, leadershipChannel, type TurnEvent, turnChannel } from './diagnostics.js';
+import { DEFAULT_MOVE_BANDWIDTH, LearnerThrottle } from './learner-throttle.js';
 import type { GroupMessage, PeerTransport } from './transport.js';
 
 /**
@@ -88,7 +90,24 @@ export interface RaftHostOptions {
    * followers of quiet groups stay quiet while they hear from the leader's broker.
    */
   readonly peers?: () => Iterable<number>;
+  /**
+   * Bytes per second of log entries this broker sends to learners (replicas catching up during a
+   * move), all groups together. Default 50 MiB/s.
+   */
+  readonly learnerBandwidth?: number;
+  /**
+   * Whether a group's learners are rate-limited by `learnerBandwidth` (default: every group). A
+   * group whose learners are permanent, not catching up once (the metadata group), is exempt, so
+   * its updates never queue behind a partition's catch-up.
+   */
+  readonly throttlesLearners?: (group: number) => boolean;
 }
+
+/**
+ * Most entry bytes in flight to one follower: bounds what a throttled learner's appends hold in
+ * memory, and is far above what a follower on a LAN needs to keep its pipeline full.
+ */
+const MAX_INFLIGHT_BYTES = 16 * 1024 * 1024;
 
 interface ProposalWaiter {
   readonly term: number;
@@ -167,6 +186,8 @@ export interface HostStats {
   readiesPerSync: number;
   lastSyncMs: number;
   totalSyncMs: number;
+  /** Entry bytes sent to learners (replicas catching up). */
+  learnerBytes: number;
 }
 
 /**
@@ -200,7 +221,16 @@ export class RaftHost {
   private ticks = 0;
   private readonly startedAt = Date.now();
   private idle: Array<() => void> = [];
-  readonly stats: HostStats = { turns: 0, syncs: 0, readiesPerSync: 0, lastSyncMs: 0, totalSyncMs: 0 };
+  private readonly throttle: LearnerThrottle;
+  private readonly throttlesLearners: (group: number) => boolean;
+  readonly stats: HostStats = {
+    turns: 0,
+    syncs: 0,
+    readiesPerSync: 0,
+    lastSyncMs: 0,
+    totalSyncMs: 0,
+    learnerBytes: 0,
+  };
 
   constructor(o: RaftHostOptions) {
     this.nodeId = o.nodeId;
@@ -212,6 +242,10 @@ export class RaftHost {
     this.randomInt = o.randomInt ?? ((n) => Math.floor(Math.random() * n));
     this.onSoftState = o.onSoftState;
     this.peers = o.peers ?? (() => []);
+    this.throttlesLearners = o.throttlesLearners ?? (() => true);
+    this.throttle = new LearnerThrottle(o.learnerBandwidth ?? DEFAULT_MOVE_BANDWIDTH, (peer, messages) => {
+      if (!this.closed && !this.failure) this.transport.send(peer, messages);
+    });
     this.transport.onReceive((from, messages) => this.receive(from, messages));
     this.transport.onUnreachable((peer, messages) => this.unreachable(peer, messages));
     this.ticker = setInterval(() => this.tick(), this.timing.tickMs);
@@ -258,6 +292,7 @@ export class RaftHost {
       id: this.nodeId,
       storage: view,
       applied: Math.max(snapshot.meta.index, Math.min(sm.durableApplied, commit)),
+      maxInflightBytes: MAX_INFLIGHT_BYTES,
       electionTick: this.timing.electionTick,
       heartbeatTick: this.timing.heartbeatTick,
       randomInt: this.randomInt,
@@ -682,6 +717,18 @@ export class RaftHost {
     const snapshotsSent: Array<[HostedGroup, number]> = [];
     for (const [g, messages] of work) {
       for (const message of messages) {
+        if (
+          message.type === MessageType.App &&
+          message.entries.length > 0 &&
+          g.node.isLearner(message.to) &&
+          this.throttlesLearners(g.id)
+        ) {
+          // Catch-up traffic is rate-limited so it cannot starve live replication.
+          const bytes = entriesSize(message.entries);
+          this.stats.learnerBytes += bytes;
+          this.throttle.offer(message.to, { group: g.id, message }, bytes);
+          continue;
+        }
         const list = perPeer.get(message.to);
         if (list) list.push({ group: g.id, message });
         else perPeer.set(message.to, [{ group: g.id, message }]);
@@ -826,6 +873,7 @@ export class RaftHost {
     this.ticker = undefined;
     await this.whenIdle();
     this.closed = true;
+    this.throttle.close();
     // Writes in flight may still commit through the other replicas: their outcome is unknown.
     const unknown = new RaftlogError(
       'COMMIT_TIMEOUT',

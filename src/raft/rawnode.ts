@@ -114,6 +114,12 @@ export class RawNode {
     return this.raft.term;
   }
 
+  /** Whether `id` is a learner of the membership in force (or becomes one when a joint change is left). */
+  isLearner(id: number): boolean {
+    const c = this.raft.trk.config;
+    return c.learners.has(id) || c.learnersNext.has(id);
+  }
+
   /** Index of the last entry the driver reported applied. */
   appliedIndex(): number {
     return this.raft.log.applied;

@@ -3,6 +3,15 @@ import { RaftlogError } from '../errors.js';
 import { type GroupStateMachine, isBootstrapSnapshot } from '../partition/host.js';
 import { type Entry, EntryType, type Snapshot } from '../raft/types.js';
 import type { LogStore } from '../storage/log-store.js';
+import {
+  applyCancelMove,
+  applyCompleteMove,
+  applyStartMove,
+  type PartitionPlacement,
+  withInitialReplicas,
+} from './placement.js';
+
+export type { PartitionMove, PartitionPlacement } from './placement.js';
 
 /** The Raft group holding cluster metadata. */
 export const METADATA_GROUP = 0;
@@ -15,14 +24,6 @@ export interface BrokerRecord {
   readonly url: string;
   /** Peer (Raft transport) address, host:port. */
   readonly peer: string;
-}
-
-export interface PartitionPlacement {
-  readonly partition: number;
-  /** The Raft group of this partition: unique in the cluster, never reused. */
-  readonly group: number;
-  /** Broker ids; the first is the preferred leader. */
-  readonly replicas: readonly number[];
 }
 
 export type TopicConfigs = Readonly<Record<string, string | number | boolean>>;
@@ -41,6 +42,10 @@ export interface MetadataState {
   readonly topics: Readonly<Record<string, TopicRecord>>;
   /** Next Raft group id to hand out (0 is the metadata group itself). */
   readonly nextGroup: number;
+  /** Brokers being drained: no new replicas go there, and their replicas move away. */
+  readonly draining: readonly number[];
+  /** Brokers removed from the cluster: never registered again, never given replicas. */
+  readonly removed: readonly number[];
 }
 
 /** Commands carried by metadata entries. Placement is chosen by the proposer; apply only checks. */
@@ -54,9 +59,24 @@ export type MetadataCommand =
       readonly configs: TopicConfigs;
       readonly replicas: readonly (readonly number[])[];
     }
-  | { readonly op: 'delete_topic'; readonly name: string };
+  | { readonly op: 'delete_topic'; readonly name: string }
+  /** Begin moving a partition's replicas to `target` (refused while another move runs). */
+  | { readonly op: 'start_move'; readonly group: number; readonly target: readonly number[] }
+  /** The group's Raft membership now equals `target`: make it the placement. */
+  | { readonly op: 'complete_move'; readonly group: number; readonly target: readonly number[] }
+  /** Move back to the replicas the move started from. */
+  | { readonly op: 'cancel_move'; readonly group: number }
+  | { readonly op: 'drain_broker'; readonly id: number }
+  | { readonly op: 'remove_broker'; readonly id: number };
 
-export const EMPTY_METADATA: MetadataState = { clusterId: '', brokers: {}, topics: {}, nextGroup: 1 };
+export const EMPTY_METADATA: MetadataState = {
+  clusterId: '',
+  brokers: {},
+  topics: {},
+  nextGroup: 1,
+  draining: [],
+  removed: [],
+};
 
 export function encodeMetadataCommand(cmd: MetadataCommand): Uint8Array {
   return packr.pack(cmd);
@@ -126,15 +146,21 @@ export class MetadataStateMachine implements GroupStateMachine {
         if (s.clusterId === '') this.state = { ...s, clusterId: cmd.clusterId };
         return this.state.clusterId;
       case 'register_broker':
+        if (s.removed.includes(cmd.broker.id)) {
+          return new RaftlogError('BROKER_NOT_FOUND', `broker ${cmd.broker.id} was removed from the cluster`);
+        }
         this.state = { ...s, brokers: { ...s.brokers, [String(cmd.broker.id)]: cmd.broker } };
         return undefined;
       case 'create_topic': {
         if (s.topics[cmd.name]) return new RaftlogError('TOPIC_EXISTS', `topic ${cmd.name} already exists`);
-        const partitions = cmd.replicas.map((replicas, partition) => ({
-          partition,
-          group: s.nextGroup + partition,
-          replicas: [...replicas],
-        }));
+        const partitions = cmd.replicas.map(
+          (replicas, partition): PartitionPlacement => ({
+            partition,
+            group: s.nextGroup + partition,
+            replicas: [...replicas],
+            initialReplicas: [...replicas],
+          }),
+        );
         const topic: TopicRecord = {
           name: cmd.name,
           replicationFactor: cmd.replicationFactor,
@@ -156,10 +182,86 @@ export class MetadataStateMachine implements GroupStateMachine {
         this.state = { ...s, topics };
         return undefined;
       }
+      case 'start_move':
+      case 'complete_move':
+      case 'cancel_move':
+        return this.changePlacement(cmd);
+      case 'drain_broker': {
+        if (!this.isMember(cmd.id)) return brokerNotFound(cmd.id);
+        if (!s.draining.includes(cmd.id)) this.state = { ...s, draining: [...s.draining, cmd.id] };
+        return undefined;
+      }
+      case 'remove_broker': {
+        if (!this.isMember(cmd.id)) return brokerNotFound(cmd.id);
+        const holding = placementsOn(s, cmd.id);
+        if (holding.length > 0) {
+          return new RaftlogError(
+            'BROKER_NOT_EMPTY',
+            `broker ${cmd.id} still holds ${holding.length} replica(s); drain it first`,
+            { details: { replicas: holding.length } },
+          );
+        }
+        const brokers = { ...s.brokers };
+        delete brokers[String(cmd.id)];
+        this.state = {
+          ...s,
+          brokers,
+          draining: s.draining.filter((id) => id !== cmd.id),
+          removed: [...s.removed, cmd.id],
+        };
+        return undefined;
+      }
       default:
         return new RaftlogError('INVALID_REQUEST', 'unknown metadata command');
     }
   }
+
+  private isMember(id: number): boolean {
+    return this.state.brokers[String(id)] !== undefined;
+  }
+
+  /** A move command: the partition's placement is replaced as a whole. */
+  private changePlacement(
+    cmd: Extract<MetadataCommand, { op: 'start_move' | 'complete_move' | 'cancel_move' }>,
+  ): unknown {
+    const s = this.state;
+    const found = findPlacement(s, cmd.group);
+    if (!found) return new RaftlogError('PARTITION_NOT_FOUND', `no partition has Raft group ${cmd.group}`);
+    let next: PartitionPlacement | RaftlogError;
+    if (cmd.op === 'start_move') {
+      const unknown = cmd.target.find((id) => !this.isMember(id));
+      next = unknown === undefined ? applyStartMove(found.placement, cmd.target) : brokerNotFound(unknown);
+    } else if (cmd.op === 'complete_move') next = applyCompleteMove(found.placement, cmd.target);
+    else next = applyCancelMove(found.placement);
+    if (next instanceof RaftlogError) return next;
+    if (next === found.placement) return next;
+    const partitions = found.topic.partitions.map((p) => (p.group === cmd.group ? next : p));
+    this.state = { ...s, topics: { ...s.topics, [found.topic.name]: { ...found.topic, partitions } } };
+    return next;
+  }
+}
+
+function brokerNotFound(id: number): RaftlogError {
+  return new RaftlogError('BROKER_NOT_FOUND', `broker ${id} is not registered in the cluster`);
+}
+
+/** The placement of Raft group `group`, with its topic. */
+export function findPlacement(
+  s: MetadataState,
+  group: number,
+): { topic: TopicRecord; placement: PartitionPlacement } | undefined {
+  for (const topic of Object.values(s.topics)) {
+    const placement = topic.partitions.find((p) => p.group === group);
+    if (placement) return { topic, placement };
+  }
+  return undefined;
+}
+
+/** Every placement that has (or may have, during a move) a replica on broker `id`. */
+export function placementsOn(s: MetadataState, id: number): PartitionPlacement[] {
+  return Object.values(s.topics).flatMap((t) =>
+    t.partitions.filter((p) => p.replicas.includes(id) || (p.move?.involved.includes(id) ?? false)),
+  );
 }
 
 function decodeSaved(bytes: Uint8Array): { applied: number; state: MetadataState } {
@@ -178,7 +280,11 @@ function checkState(s: MetadataState): MetadataState {
   if (typeof s !== 'object' || s === null || typeof s.nextGroup !== 'number') {
     throw new RaftlogError('STORAGE_CORRUPT', 'metadata state is unreadable');
   }
-  return s;
+  // States written before brokers could be drained or partitions moved lack these fields.
+  const topics: Record<string, TopicRecord> = {};
+  for (const [name, t] of Object.entries(s.topics ?? {}))
+    topics[name] = { ...t, partitions: t.partitions.map(withInitialReplicas) };
+  return { ...s, topics, draining: s.draining ?? [], removed: s.removed ?? [] };
 }
 
 /**

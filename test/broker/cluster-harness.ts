@@ -34,10 +34,14 @@ interface Member {
   transport: TcpTransport | undefined;
   dir: string;
   peerAddress: string;
+  /** Started with `joining` (it joined a running cluster). */
+  joined: boolean;
 }
 
-/** Broker options a test may set for every broker of a cluster. */
-export type ClusterOptions = Pick<BrokerOptions, 'retentionCheckMs' | 'compactionEntries'>;
+/** Broker options every broker of a test cluster gets. */
+export type ClusterBrokerOptions = Partial<
+  Pick<BrokerOptions, 'retentionCheckMs' | 'compactionEntries' | 'moveBandwidth' | 'autoRebalance'>
+>;
 
 /** N brokers in this process, over the real TCP transport on loopback, each with its own store. */
 export class InProcessCluster {
@@ -45,19 +49,25 @@ export class InProcessCluster {
   private constructor(
     readonly ids: number[],
     private readonly timing: typeof TEST_TIMING,
-    private readonly options: ClusterOptions,
+    private readonly options: ClusterBrokerOptions,
   ) {}
 
   static async start(
     n: number,
     timing = TEST_TIMING,
-    options: ClusterOptions = {},
+    options: ClusterBrokerOptions = {},
   ): Promise<InProcessCluster> {
     const ids = Array.from({ length: n }, (_, i) => i + 1);
-    const cluster = new InProcessCluster(ids, timing, options);
+    const cluster = new InProcessCluster([...ids], timing, options);
     for (const id of ids) {
       const dir = await mkdtemp(join(tmpdir(), `raftlog-cluster-${id}-`));
-      cluster.members.set(id, { broker: undefined, transport: undefined, dir, peerAddress: '127.0.0.1:0' });
+      cluster.members.set(id, {
+        broker: undefined,
+        transport: undefined,
+        dir,
+        peerAddress: '127.0.0.1:0',
+        joined: false,
+      });
     }
     for (const id of ids) await cluster.startTransport(id);
     for (const id of ids) await cluster.startBroker(id);
@@ -83,13 +93,45 @@ export class InProcessCluster {
       id,
       store,
       transport: m.transport!,
-      initialBrokers: this.ids,
+      ...(m.joined
+        ? { joining: true }
+        : { initialBrokers: this.ids.filter((i) => !this.members.get(i)!.joined) }),
       peerAddress: m.peerAddress,
       clientUrl: `http://broker-${id}.invalid`,
       timing: this.timing,
       requestTimeoutMs: 5000,
       ...this.options,
     });
+  }
+
+  /**
+   * Start a new broker that joins the running cluster the way `raftlog start --join` does: it
+   * registers through the metadata leader and learns the peers' addresses from the answer; the
+   * running brokers learn its address from the metadata.
+   */
+  async join(id: number): Promise<Broker> {
+    const dir = await mkdtemp(join(tmpdir(), `raftlog-cluster-${id}-`));
+    const transport = await TcpTransport.listen({ self: id, listen: '127.0.0.1:0', clusterSecret: SECRET });
+    this.ids.push(id);
+    this.members.set(id, { broker: undefined, transport, dir, peerAddress: transport.address, joined: true });
+    const brokers = await (await this.metadataLeader()).admin.registerBroker({
+      id,
+      url: `http://broker-${id}.invalid`,
+      peer: transport.address,
+    });
+    for (const b of brokers) if (b.id !== id) transport.setPeer(b.id, b.peer);
+    await this.startBroker(id);
+    return this.broker(id);
+  }
+
+  /** A broker's data directory (kept until {@link stop}). */
+  dataDir(id: number): string {
+    return this.members.get(id)!.dir;
+  }
+
+  /** Stop every running broker but keep their data, to read it afterwards. */
+  async stopBrokers(): Promise<void> {
+    for (const id of this.ids) if (this.members.get(id)?.broker) await this.kill(id);
   }
 
   broker(id: number): Broker {

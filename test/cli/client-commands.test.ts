@@ -116,4 +116,22 @@ describe('raftlog topic, produce, consume and status (the built CLI against a br
       /^TOPIC +PARTITION +LEADER +REPLICAS +TERM +COMMIT_INDEX +HIGH_WATERMARK +REPLICA_LAG/m,
     );
   });
+
+  it('broker list, rebalance --dry-run, and refusals of reassign and broker remove', async () => {
+    await client!.createTopic('placed', { partitions: 1 });
+    const listed = await raftlog(['broker', 'list', '--json']);
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([
+      { id: 1, url, peer: '', state: 'active', alive: true, replicas: expect.any(Number) },
+    ]);
+    const plan = await raftlog(['rebalance', '--dry-run']);
+    expect(plan).toMatchObject({ code: 0, stdout: 'balanced: nothing to move\n' });
+    const unknown = await raftlog(['reassign', 'placed', '0', '--replicas', '1,9']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/BROKER_NOT_FOUND/);
+    const holding = await raftlog(['broker', 'remove', '1']);
+    expect(holding.code).toBe(1);
+    expect(holding.stderr).toMatch(/BROKER_NOT_EMPTY/);
+    expect((await raftlog(['reassign', 'placed', '0'])).code).not.toBe(0);
+  });
 });

@@ -1,5 +1,10 @@
 import { createHttpServer, type HttpServer } from '../../src/http/server.js';
-import { type ClusterOptions, InProcessCluster, TEST_TIMING, waitFor } from '../broker/cluster-harness.js';
+import {
+  type ClusterBrokerOptions,
+  InProcessCluster,
+  TEST_TIMING,
+  waitFor,
+} from '../broker/cluster-harness.js';
 
 /**
  * A real three-broker cluster in this process ({@link InProcessCluster}) with an HTTP server in
@@ -12,7 +17,7 @@ export class HttpCluster {
 
   private constructor(readonly cluster: InProcessCluster) {}
 
-  static async start(n = 3, options: ClusterOptions = {}): Promise<HttpCluster> {
+  static async start(n = 3, options: ClusterBrokerOptions = {}): Promise<HttpCluster> {
     const c = new HttpCluster(await InProcessCluster.start(n, TEST_TIMING, options));
     try {
       for (const id of c.cluster.ids) await c.#serve(id);

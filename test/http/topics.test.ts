@@ -166,6 +166,7 @@ describe('cluster and health', () => {
         { topic: 's', partition: 0, leader: 7, term: 3, commit_index: 1, high_watermark: 0 },
         { topic: 's', partition: 1, leader: 7, term: 3, commit_index: 1, high_watermark: 0 },
       ],
+      moves: [],
     });
   });
 

@@ -1,0 +1,61 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { LearnerThrottle } from '../../src/partition/learner-throttle.js';
+import type { GroupMessage } from '../../src/partition/transport.js';
+import { message } from '../../src/raft/raft.js';
+import { MessageType } from '../../src/raft/types.js';
+
+const app = (to: number, index: number): GroupMessage => ({
+  group: 1,
+  message: message({ type: MessageType.App, to, index }),
+});
+
+describe('LearnerThrottle: catch-up appends within a byte rate', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('sends while the bucket allows, holds the rest in order, and releases them as it refills', () => {
+    const sent: Array<[number, number]> = [];
+    const throttle = new LearnerThrottle(
+      1000,
+      (peer, ms) => {
+        for (const m of ms) sent.push([peer, m.message.index]);
+      },
+      () => Date.now(),
+    );
+    // The bucket holds a tenth of a second: 100 bytes. The first append may take it into debt.
+    throttle.offer(4, app(4, 1), 150);
+    throttle.offer(5, app(5, 2), 100);
+    throttle.offer(4, app(4, 3), 100);
+    expect(sent).toEqual([[4, 1]]);
+    expect(throttle.held).toBe(2);
+    vi.advanceTimersByTime(60); // 50 bytes of debt repaid, then some
+    expect(sent).toEqual([
+      [4, 1],
+      [5, 2],
+    ]);
+    vi.advanceTimersByTime(200);
+    expect(sent).toEqual([
+      [4, 1],
+      [5, 2],
+      [4, 3],
+    ]);
+    expect(throttle.bytesSent).toBe(350);
+    throttle.close();
+  });
+
+  it('never sends more than the rate allows over time (plus one burst)', () => {
+    let bytes = 0;
+    const throttle = new LearnerThrottle(
+      10_000,
+      (_peer, ms) => {
+        bytes += ms.length * 500;
+      },
+      () => Date.now(),
+    );
+    for (let i = 0; i < 100; i++) throttle.offer(4, app(4, i), 500);
+    vi.advanceTimersByTime(2000);
+    expect(bytes).toBeLessThanOrEqual(2 * 10_000 + 1000 + 500);
+    expect(bytes).toBeGreaterThanOrEqual(2 * 10_000 - 1000);
+    throttle.close();
+  });
+});
