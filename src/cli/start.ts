@@ -6,7 +6,7 @@ import { registerRaftMetrics } from '../broker/raft-metrics.js';
 import { RaftlogError } from '../errors.js';
 import { createHttpServer } from '../http/server.js';
 import type { Logger } from '../logger.js';
-import { TcpTransport } from '../partition/tcp-transport.js';
+import { openPeerTransport } from '../partition/open-peer-transport.js';
 import { LevelLogStore } from '../storage/level-log-store.js';
 import { parseHostPort, parsePeers } from './addresses.js';
 import type { Command } from './commands.js';
@@ -78,13 +78,19 @@ export const startCommand: Command = {
     // acknowledged or voted for must not take part in Raft again under the same id.
     const store = await LevelLogStore.open(dataDir, { refuseDamaged: true });
     const others = new Map([...peers].filter(([peer]) => peer !== id));
+    // Nothing of Raft runs before the peers confirmed this directory did not go back in time.
     const transport = peerListen
-      ? await TcpTransport.listen({
+      ? await openPeerTransport({
           self: id,
           listen: peerListen,
           peers: others,
           clusterSecret: secret,
           logger: log,
+          store,
+          dir: store.dir,
+        }).catch(async (err: unknown) => {
+          await store.close();
+          throw err;
         })
       : undefined;
     const clientUrl = values['advertise-url'] ?? `http://${listen.host}:${listen.port}`;

@@ -174,8 +174,10 @@ export class RollbackGuard implements SyncCounterExchange {
     const started = Date.now();
     return new Promise<void>((resolve, reject) => {
       let waitedForAll = false;
+      let done = false;
       const timers: NodeJS.Timeout[] = [];
       const finish = (err?: Error): void => {
+        done = true;
         // clearTimeout clears intervals too.
         for (const t of timers) clearTimeout(t);
         this.#answerListener = undefined;
@@ -200,12 +202,19 @@ export class RollbackGuard implements SyncCounterExchange {
       const probe = (): void => {
         for (const peer of others) if (!this.#answers.has(peer)) transport.send(peer, []);
       };
+      this.#log.info({ own, peers: others }, 'checking with the peers that this data directory is current');
       this.#answerListener = decide;
       timers.push(setInterval(probe, options.probeIntervalMs ?? 100));
       timers.push(
         setTimeout(() => {
           waitedForAll = true;
           decide();
+          if (!done) {
+            this.#log.warn(
+              { own, answers: Object.fromEntries(this.#answers), peers: others },
+              'waiting for a majority of the peers to confirm this data directory is current',
+            );
+          }
         }, options.waitForAllMs ?? 2_000),
       );
       if (options.timeoutMs !== undefined) {

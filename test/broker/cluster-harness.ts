@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Broker } from '../../src/broker/broker.js';
+import { RollbackGuard } from '../../src/partition/rollback-guard.js';
 import { TcpTransport } from '../../src/partition/tcp-transport.js';
 import { LevelLogStore } from '../../src/storage/level-log-store.js';
 
@@ -32,6 +33,9 @@ export async function waitFor<T>(
 interface Member {
   broker: Broker | undefined;
   transport: TcpTransport | undefined;
+  /** What this broker saw of its peers' sync counters (rollback detection); kept after it stops. */
+  guard: RollbackGuard | undefined;
+  store: LevelLogStore | undefined;
   dir: string;
   peerAddress: string;
 }
@@ -49,16 +53,34 @@ export class InProcessCluster {
     const cluster = new InProcessCluster(ids, timing);
     for (const id of ids) {
       const dir = await mkdtemp(join(tmpdir(), `raftlog-cluster-${id}-`));
-      cluster.members.set(id, { broker: undefined, transport: undefined, dir, peerAddress: '127.0.0.1:0' });
+      cluster.members.set(id, {
+        broker: undefined,
+        transport: undefined,
+        guard: undefined,
+        store: undefined,
+        dir,
+        peerAddress: '127.0.0.1:0',
+      });
     }
     for (const id of ids) await cluster.startTransport(id);
-    for (const id of ids) await cluster.startBroker(id);
+    await Promise.all(ids.map((id) => cluster.confirm(id)));
+    for (const id of ids) cluster.startBroker(id);
     return cluster;
   }
 
+  /** Open the broker's store and its transport (listening, dialling nothing yet). */
   private async startTransport(id: number): Promise<void> {
     const m = this.members.get(id)!;
-    const transport = await TcpTransport.listen({ self: id, listen: m.peerAddress, clusterSecret: SECRET });
+    const store = await LevelLogStore.open(m.dir);
+    const guard = new RollbackGuard({ store, dir: m.dir });
+    const transport = await TcpTransport.listen({
+      self: id,
+      listen: m.peerAddress,
+      clusterSecret: SECRET,
+      syncCounters: guard,
+    });
+    m.store = store;
+    m.guard = guard;
     m.transport = transport;
     m.peerAddress = transport.address;
     for (const [other, om] of this.members) {
@@ -68,12 +90,25 @@ export class InProcessCluster {
     }
   }
 
-  private async startBroker(id: number): Promise<void> {
+  /** The start gate: the peers confirm the store is not rolled back; on refusal, close everything. */
+  private async confirm(id: number): Promise<void> {
     const m = this.members.get(id)!;
-    const store = await LevelLogStore.open(m.dir);
+    try {
+      await m.guard!.confirm(m.transport!, this.ids);
+    } catch (err) {
+      await m.transport!.close();
+      await m.store!.close();
+      m.transport = undefined;
+      m.store = undefined;
+      throw err;
+    }
+  }
+
+  private startBroker(id: number): void {
+    const m = this.members.get(id)!;
     m.broker = new Broker({
       id,
-      store,
+      store: m.store!,
       transport: m.transport!,
       initialBrokers: this.ids,
       peerAddress: m.peerAddress,
@@ -99,13 +134,24 @@ export class InProcessCluster {
     const broker = m.broker!;
     m.broker = undefined;
     m.transport = undefined;
+    m.store = undefined;
     await broker.close();
   }
 
-  /** Start a stopped broker again on its old data directory and peer address. */
+  /**
+   * Start a stopped broker again on its data directory and old peer address, once its peers
+   * confirmed the directory is not rolled back (else this rejects with `STORAGE_CORRUPT`, and the
+   * broker stays stopped).
+   */
   async restart(id: number): Promise<void> {
     await this.startTransport(id);
-    await this.startBroker(id);
+    await this.confirm(id);
+    this.startBroker(id);
+  }
+
+  /** The highest sync counter broker `id` has seen from broker `peer`. */
+  seenFrom(id: number, peer: number): number {
+    return this.members.get(id)!.guard!.seenFrom(peer);
   }
 
   async metadataLeader(): Promise<Broker> {
