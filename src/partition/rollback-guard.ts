@@ -16,10 +16,11 @@ import type { PeerTransport, SyncCounterExchange } from './transport.js';
  *    every heartbeat interval — so every connected peer knows within ~100 ms how far this
  *    broker's disk has got, and a message promising durable state (a vote, an append
  *    acknowledgement) always travels with a number that covers it.
- * 2. Each broker keeps, per peer, the highest number seen, and writes it in the store's next
- *    batch (staged right after the frame is read, before the host's turn that acts on the
- *    frame, so it is in the same batch as that turn's writes or an earlier one) and asks for that
- *    batch at once, unsynced, so it is written promptly even when no Ready needs a sync.
+ * 2. Each broker keeps, per peer, the highest number seen, and writes it with the store's next
+ *    batch: staged right after the frame is read, before the host's turn that acts on the frame,
+ *    so it is in the same batch as that turn's writes or an earlier one. When no batch comes
+ *    within {@link FLUSH_MS} (an idle broker, whose Readies need nothing written), it asks for one
+ *    itself, unsynced; it never adds a batch to a busy broker's.
  * 3. At start, before the broker's Raft groups tick or step anything, it connects to every peer;
  *    each answers in its authenticated handshake with the highest number it saw from this
  *    broker. Any answer above the broker's own number proves the directory went back in time:
@@ -48,6 +49,9 @@ import type { PeerTransport, SyncCounterExchange } from './transport.js';
  * power loss of theirs before their next synced batch). Any older rollback is detected as long
  * as one peer that was connected to the broker at the time answers.
  */
+
+/** How long what was seen may stay staged before the guard asks for a batch of its own. */
+export const FLUSH_MS = 100;
 
 /** Node meta name of the highest sync counter seen from each peer. */
 const SEEN_META = 'peer-sync-counters';
@@ -116,6 +120,7 @@ export class RollbackGuard implements SyncCounterExchange {
   /** What each peer answered this process's handshakes: the highest counter it saw from us. */
   readonly #answers = new Map<number, number>();
   #saveQueued = false;
+  #flushTimer: NodeJS.Timeout | undefined;
   /** False until the start gate passed: a refused broker writes nothing to its directory. */
   #saving = false;
   #unsaved = false;
@@ -258,7 +263,7 @@ export class RollbackGuard implements SyncCounterExchange {
     if (this.#unsaved) this.#save();
   }
 
-  /** Stage what was seen, and ask for a batch now (unsynced: see the module notes). */
+  /** Stage what was seen; make sure a batch writes it soon (unsynced: see the module notes). */
   #save(): void {
     this.#saveQueued = false;
     this.#unsaved = false;
@@ -268,9 +273,13 @@ export class RollbackGuard implements SyncCounterExchange {
       // The store is closed or failed: the host stops on its own next write.
       return;
     }
-    this.#store.commit({ sync: false }).catch(() => {
-      // Same: a failed write stops the host at its next commit.
-    });
+    this.#flushTimer ??= setTimeout(() => {
+      this.#flushTimer = undefined;
+      // Writes nothing when a batch of the host took it meanwhile.
+      this.#store.commit({ sync: false }).catch(() => {
+        // Same: a failed write stops the host at its next commit.
+      });
+    }, FLUSH_MS).unref();
   }
 }
 

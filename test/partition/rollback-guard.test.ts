@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type ErrorCode, isErrorCode } from '../../src/errors.js';
 import { LocalTransport } from '../../src/partition/local-transport.js';
-import { gateVerdict, RollbackGuard } from '../../src/partition/rollback-guard.js';
+import { FLUSH_MS, gateVerdict, RollbackGuard } from '../../src/partition/rollback-guard.js';
 import type { GroupMessage } from '../../src/partition/transport.js';
 import { MemoryLogStore } from '../../src/storage/memory-log-store.js';
 import { entries } from '../storage/log-store-conformance.js';
@@ -136,22 +136,29 @@ describe('RollbackGuard: what it learns of its peers', () => {
     expect(guard.own()).toBe(5);
   });
 
-  it('writes what it saw only once the gate passed, then at once; a restarted broker remembers it', async () => {
+  it('stages what it saw once the gate passed, at once, and asks for a batch if none came', async () => {
+    vi.useFakeTimers();
     const store = new MemoryLogStore();
+    const commit = vi.spyOn(store, 'commit');
     const guard = new RollbackGuard({ store, dir: DIR });
     guard.received(2, 7);
-    await Promise.resolve();
+    await settle();
     expect(store.pendingWrites).toBe(0);
     await guard.confirm(new LocalTransport(1), [1]);
     expect(store.pendingWrites).toBe(1);
     guard.received(3, 4);
-    await Promise.resolve();
-    // Staged and committed unsynced (the memory store keeps an unsynced write staged).
+    guard.received(3, 5);
+    await settle();
+    // One write per socket callback, staged before any turn of the host.
     expect(store.pendingWrites).toBe(2);
+    expect(commit).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(FLUSH_MS);
+    expect(commit).toHaveBeenCalledTimes(1);
+    expect(commit).toHaveBeenCalledWith({ sync: false });
     store.commitSync();
     const restarted = new RollbackGuard({ store: store.crash(), dir: DIR });
     expect(restarted.seenFrom(2)).toBe(7);
-    expect(restarted.seenFrom(3)).toBe(4);
+    expect(restarted.seenFrom(3)).toBe(5);
   });
 });
 
