@@ -14,7 +14,8 @@ import { Broker } from './broker/broker.js';
 import { RaftlogError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { HostTiming } from './partition/host.js';
-import { TcpTransport } from './partition/tcp-transport.js';
+import { openPeerTransport } from './partition/open-peer-transport.js';
+import type { TcpTransport } from './partition/tcp-transport.js';
 import { LevelLogStore } from './storage/level-log-store.js';
 
 export type {
@@ -46,7 +47,12 @@ export interface RaftLogOptions {
   readonly timing?: Partial<HostTiming>;
   /** How long an append or read waits for its commit before COMMIT_TIMEOUT. Default 10 s. */
   readonly requestTimeoutMs?: number;
-  /** How long `open` waits for the log to have a leader. Default 10 s. */
+  /**
+   * How long `open` waits for the log to have a leader. Default 10 s. In a cluster, it first waits
+   * (as long again at most) for the peers to confirm that `dataDir` is not older than what they saw
+   * from this node: a data directory put back from an earlier copy, or replaced by an empty one, is
+   * refused with `STORAGE_CORRUPT` (see the README, "Rolled-back data directories").
+   */
   readonly readyTimeoutMs?: number;
   readonly logger?: Logger;
 }
@@ -90,12 +96,17 @@ export class RaftLog {
     const store = await LevelLogStore.open(options.dataDir);
     let transport: TcpTransport | undefined;
     try {
+      // Refuses (STORAGE_CORRUPT) a data directory older than what the peers saw from this node.
       if (peers.size > 0) {
-        transport = await TcpTransport.listen({
+        transport = await openPeerTransport({
           self: id,
           listen: options.peerListen ?? peers.get(id)!,
           peers: new Map([...peers].filter(([peer]) => peer !== id)),
           clusterSecret: options.clusterSecret!,
+          store,
+          dir: store.dir,
+          gate: { timeoutMs: options.readyTimeoutMs ?? 10_000 },
+          ...(options.logger ? { logger: options.logger } : {}),
         });
       }
     } catch (err) {

@@ -9,7 +9,8 @@ import { RaftlogClient } from '../client/client.js';
 import { RaftlogError } from '../errors.js';
 import { createHttpServer } from '../http/server.js';
 import type { Logger } from '../logger.js';
-import { TcpTransport } from '../partition/tcp-transport.js';
+import { openPeerTransport } from '../partition/open-peer-transport.js';
+import type { TcpTransport } from '../partition/tcp-transport.js';
 import { LevelLogStore } from '../storage/level-log-store.js';
 import { parseHostPort, parsePeers } from './addresses.js';
 import { parseByteRate } from './byte-rate.js';
@@ -52,12 +53,14 @@ async function joinCluster(
   me: BrokerRegistration,
   transport: TcpTransport,
   log: Logger,
-): Promise<void> {
+): Promise<number[]> {
   const client = new RaftlogClient({ urls });
   try {
     const brokers = await registerBroker(client, me);
-    for (const b of brokers) if (b.id !== me.id && b.peer !== '') transport.setPeer(b.id, b.peer);
+    const peers = brokers.filter((b) => b.id !== me.id && b.peer !== '');
+    for (const b of peers) transport.setPeer(b.id, b.peer);
     log.info({ via: urls, brokers: brokers.map((b) => b.id) }, 'registered with the cluster');
+    return [me.id, ...peers.map((b) => b.id)];
   } finally {
     await client.close();
   }
@@ -117,18 +120,28 @@ export const startCommand: Command = {
     // acknowledged or voted for must not take part in Raft again under the same id.
     const store = await LevelLogStore.open(dataDir, { refuseDamaged: true });
     const others = new Map([...peers].filter(([peer]) => peer !== id));
+    // Nothing of Raft runs before the peers confirmed this directory did not go back in time.
+    // A joining broker registers first and learns its peers; a rejoining one is gated by them too.
+    const clientUrl = values['advertise-url'] ?? `http://${listen.host}:${listen.port}`;
     const transport = peerListen
-      ? await TcpTransport.listen({
+      ? await openPeerTransport({
           self: id,
           listen: peerListen,
           peers: others,
           clusterSecret: secret,
           logger: log,
+          store,
+          dir: store.dir,
+          ...(join
+            ? {
+                join: (t: TcpTransport) => joinCluster(join, { id, url: clientUrl, peer: t.address }, t, log),
+              }
+            : {}),
+        }).catch(async (err: unknown) => {
+          await store.close();
+          throw err;
         })
       : undefined;
-    const clientUrl = values['advertise-url'] ?? `http://${listen.host}:${listen.port}`;
-    if (join && transport)
-      await joinCluster(join, { id, url: clientUrl, peer: transport.address }, transport, log);
     const broker = new Broker({
       id,
       store,

@@ -13,6 +13,28 @@ export function frameHeader(length: number): Buffer {
   return header;
 }
 
+/**
+ * Bytes of the sync counter (u64 big-endian) that starts the payload of every data frame after
+ * the handshake: the sender's latest durable sync counter (see `rollback-guard.ts`).
+ */
+export const STAMP_BYTES = 8;
+
+/** The length prefix and sync counter of a data frame whose body is `bodyLength` bytes. */
+export function stampedHeader(bodyLength: number, counter: number): Buffer {
+  const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES + STAMP_BYTES);
+  header.writeUInt32BE(STAMP_BYTES + bodyLength, 0);
+  header.writeBigUInt64BE(BigInt(counter), FRAME_HEADER_BYTES);
+  return header;
+}
+
+/** A data frame's payload taken apart, or `undefined` if it is too short or its counter too large. */
+export function parseStamped(payload: Buffer): { counter: number; body: Buffer } | undefined {
+  if (payload.length < STAMP_BYTES) return undefined;
+  const counter = payload.readBigUInt64BE(0);
+  if (counter > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
+  return { counter: Number(counter), body: payload.subarray(STAMP_BYTES) };
+}
+
 /** A small payload with its length prefix, in one buffer (handshake frames). */
 export function framed(payload: Buffer): Buffer {
   return Buffer.concat([frameHeader(payload.length), payload]);

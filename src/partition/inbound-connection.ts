@@ -22,6 +22,8 @@ export interface InboundOptions {
   readonly logger: { warn(obj: object, msg: string): void };
   /** True when `id` is a configured peer (any other dialer is refused). */
   readonly isPeer: (id: number) => boolean;
+  /** The highest sync counter seen from `peer`: the handshake's answer to it. */
+  readonly seenFrom: (peer: number) => number;
   /** The dialer proved to be `peer`; frames from it follow. */
   readonly authenticated: (peer: number, socket: Socket) => void;
   /** One frame payload from an authenticated peer, not yet decoded. */
@@ -84,7 +86,7 @@ export function serveInbound(socket: Socket, opts: InboundOptions): void {
       socket.setTimeout(0);
       socket.off('timeout', timedOut);
       reader.setMaxPayload(opts.maxFrameBytes);
-      const accept = acceptPayload(opts.secret, opts.self, peer, claim.dialerNonce);
+      const accept = acceptPayload(opts.secret, opts.self, peer, claim.dialerNonce, opts.seenFrom(peer));
       socket.write(framed(accept));
       opts.authenticated(peer, socket);
     }

@@ -1,15 +1,15 @@
 import { connect, type Socket } from 'node:net';
-import { FRAME_HEADER_BYTES, FrameReader, framed, frameHeader } from './framing.js';
+import { FRAME_HEADER_BYTES, FrameReader, framed, STAMP_BYTES, stampedHeader } from './framing.js';
 import {
   ACCEPT_BYTES,
   authPayload,
   HELLO_BYTES,
   newNonce,
+  openAccept,
   parseHello,
-  verifyAccept,
 } from './peer-handshake.js';
 import type { SnapshotChunks } from './snapshot-stream.js';
-import type { GroupMessage, TransportStats } from './transport.js';
+import type { GroupMessage, SyncCounterExchange, TransportStats } from './transport.js';
 
 /** What an outbound link needs from the transport that owns it. */
 export interface OutboundLinkOptions {
@@ -28,6 +28,8 @@ export interface OutboundLinkOptions {
   /** How long `close()` lets a connection flush before destroying it. */
   readonly closeGraceMs: number;
   readonly stats: TransportStats;
+  /** Stamps frames with this broker's sync counter; hears the peer's handshake answer. */
+  readonly syncCounters: SyncCounterExchange;
   readonly logger: { warn(obj: object, msg: string): void };
   /** Report messages that will not be delivered. */
   readonly unreachable: (messages: readonly GroupMessage[]) => void;
@@ -178,13 +180,16 @@ export class OutboundLink {
           const auth = authPayload(secret, self, peer, acceptorNonce, dialerNonce);
           socket.write(framed(auth));
           reader.setMaxPayload(ACCEPT_BYTES);
-        } else if (verifyAccept(secret, payload, peer, self, dialerNonce)) {
+        } else {
+          const seen = openAccept(secret, payload, peer, self, dialerNonce);
+          if (seen === undefined) {
+            socket.destroy(new Error('acceptor failed to prove the cluster secret'));
+            return;
+          }
           socket.setTimeout(0);
           socket.off('timeout', handshakeTimedOut);
+          this.opts.syncCounters.answered(peer, seen);
           this.ready(socket);
-        } else {
-          socket.destroy(new Error('acceptor failed to prove the cluster secret'));
-          return;
         }
       }
     });
@@ -204,15 +209,16 @@ export class OutboundLink {
   }
 
   private write(socket: Socket, payload: Uint8Array, messages: readonly GroupMessage[]): void {
-    // Header and payload go out in one writev: no copy of the payload into a bigger buffer.
+    // Header and payload go out in one writev: no copy of the payload into a bigger buffer. The
+    // counter is read now, not when the frame was queued: it only grows.
     socket.cork();
-    socket.write(frameHeader(payload.length));
+    socket.write(stampedHeader(payload.length, this.opts.syncCounters.own()));
     socket.write(payload);
     socket.uncork();
     const stats = this.opts.stats;
     stats.framesSent += 1;
     stats.messagesSent += messages.length;
-    stats.bytesSent += FRAME_HEADER_BYTES + payload.length;
+    stats.bytesSent += FRAME_HEADER_BYTES + STAMP_BYTES + payload.length;
   }
 
   private closed(socket: Socket, failure: Error | undefined): void {

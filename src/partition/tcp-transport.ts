@@ -1,11 +1,18 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { RaftlogError } from '../errors.js';
-import { FRAME_HEADER_BYTES } from './framing.js';
+import { FRAME_HEADER_BYTES, parseStamped, STAMP_BYTES } from './framing.js';
 import { serveInbound } from './inbound-connection.js';
 import { decodeGroupMessages, encodeGroupMessages } from './message-codec.js';
 import { OutboundLink } from './outbound-link.js';
 import { isChunkFrame, mustStream, SnapshotAssembler, SnapshotChunks } from './snapshot-stream.js';
-import { type GroupMessage, type PeerTransport, type TransportStats, zeroStats } from './transport.js';
+import {
+  type GroupMessage,
+  NO_SYNC_COUNTERS,
+  type PeerTransport,
+  type SyncCounterExchange,
+  type TransportStats,
+  zeroStats,
+} from './transport.js';
 
 /** The structured logger the transport warns through (pino's call shape); silent by default. */
 export interface TransportLogger {
@@ -22,6 +29,11 @@ export interface TcpTransportOptions {
   readonly peers?: ReadonlyMap<number, string>;
   /** The secret every broker of the cluster shares; peers prove they hold it. Not empty. */
   readonly clusterSecret: string | Uint8Array;
+  /**
+   * Where frames get this broker's sync counter and report the peers' (rollback detection, see
+   * `rollback-guard.ts`). Default: none (every frame carries 0).
+   */
+  readonly syncCounters?: SyncCounterExchange;
   readonly logger?: TransportLogger;
   /** Largest frame payload sent or accepted. Default 64 MiB. */
   readonly maxFrameBytes?: number;
@@ -52,6 +64,7 @@ const DEFAULTS = {
 type Settings = Required<
   Pick<
     TcpTransportOptions,
+    | 'syncCounters'
     | 'logger'
     | 'maxFrameBytes'
     | 'highWaterMark'
@@ -68,7 +81,9 @@ const silent: TransportLogger = { warn: () => {} };
  * {@link PeerTransport} over plain TCP (`node:net`). One outbound connection per peer, opened
  * lazily and re-opened with capped backoff; each connection starts with a mutual HMAC handshake
  * over the cluster secret (`peer-handshake.ts`), then carries length-prefixed frames
- * (`framing.ts`) whose payload is the msgpack encoding of the messages (`message-codec.ts`).
+ * (`framing.ts`) whose payload is the sender's sync counter followed by the msgpack encoding of
+ * the messages (`message-codec.ts`). The counters, and the acceptor's handshake answer, go to
+ * `syncCounters` (rollback detection, `rollback-guard.ts`).
  *
  * `send()` only queues: everything queued for a peer during one event-loop turn is flushed as one
  * frame in a `setImmediate` callback (so sends spread over several promise continuations of the
@@ -144,6 +159,7 @@ export class TcpTransport implements PeerTransport {
       server,
       secret,
       {
+        syncCounters: options.syncCounters ?? NO_SYNC_COUNTERS,
         logger: options.logger ?? silent,
         maxFrameBytes,
         highWaterMark: limit(options.highWaterMark ?? DEFAULTS.highWaterMark, 'highWaterMark'),
@@ -210,6 +226,7 @@ export class TcpTransport implements PeerTransport {
         backoff: this.limits.reconnectBackoff,
         closeGraceMs: DEFAULTS.closeGraceMs,
         stats: this.counters,
+        syncCounters: this.limits.syncCounters,
         logger: this.limits.logger,
         unreachable: (messages) => this.reportUnreachable(id, messages),
         track: (socket) => this.track(socket),
@@ -272,7 +289,7 @@ export class TcpTransport implements PeerTransport {
   /** Encode `messages` as one frame; a batch over the frame limit is split in halves. */
   private deliverFrames(link: OutboundLink, peer: number, messages: readonly GroupMessage[]): void {
     const payload = encodeGroupMessages(messages);
-    if (payload.length <= this.limits.maxFrameBytes) {
+    if (STAMP_BYTES + payload.length <= this.limits.maxFrameBytes) {
       link.deliver(payload, messages);
     } else if (messages.length === 1) {
       this.limits.logger.warn(
@@ -304,6 +321,7 @@ export class TcpTransport implements PeerTransport {
       stats: this.counters,
       logger: this.limits.logger,
       isPeer: (id) => this.links.has(id),
+      seenFrom: (peer) => this.limits.syncCounters.seenFrom(peer),
       authenticated: (peer, s) => this.authenticated(peer, s),
       frame: (peer, payload) => this.receive(peer, payload),
     });
@@ -323,18 +341,26 @@ export class TcpTransport implements PeerTransport {
 
   private receive(peer: number, payload: Buffer): void {
     if (this.closing !== undefined) return;
+    const stamped = parseStamped(payload);
+    if (stamped === undefined) {
+      this.counters.framesRejected += 1;
+      this.limits.logger.warn({ peer, bytes: payload.length }, 'peer frame without a sync counter dropped');
+      return;
+    }
+    const { counter, body } = stamped;
     let messages: GroupMessage[];
     try {
-      if (isChunkFrame(payload)) {
-        const whole = this.assembler(peer).push(payload);
+      if (isChunkFrame(body)) {
+        const whole = this.assembler(peer).push(body);
         this.counters.framesReceived += 1;
         this.counters.bytesReceived += FRAME_HEADER_BYTES + payload.length;
+        this.limits.syncCounters.received(peer, counter);
         if (whole === undefined) return;
         this.counters.messagesReceived += 1;
         this.receiveHandler?.(peer, [whole]);
         return;
       }
-      messages = decodeGroupMessages(payload);
+      messages = decodeGroupMessages(body);
     } catch (err) {
       this.counters.framesRejected += 1;
       this.limits.logger.warn({ peer, err: (err as Error).message }, 'undecodable peer frame dropped');
@@ -352,6 +378,8 @@ export class TcpTransport implements PeerTransport {
     this.counters.framesReceived += 1;
     this.counters.messagesReceived += messages.length;
     this.counters.bytesReceived += FRAME_HEADER_BYTES + payload.length;
+    // Before the messages: what they promise is recorded before anything acts on it.
+    this.limits.syncCounters.received(peer, counter);
     this.receiveHandler?.(peer, messages);
   }
 

@@ -31,6 +31,31 @@ export interface PeerTransport {
   close(): Promise<void>;
 }
 
+/**
+ * What peer connections carry for rollback detection (see `rollback-guard.ts`): every data frame
+ * carries its sender's latest durable sync counter, and the acceptor of a connection answers the
+ * dialer's handshake with the highest counter it has seen from the dialer. Called from socket
+ * callbacks: must not throw.
+ */
+export interface SyncCounterExchange {
+  /** This broker's latest durable sync counter, stamped on every frame as it is written. */
+  own(): number;
+  /** A frame from `peer`, accepted, carried `counter`. */
+  received(peer: number, counter: number): void;
+  /** The highest counter seen from `peer`: the answer to its handshake. */
+  seenFrom(peer: number): number;
+  /** `peer`, connected to, answered that the highest counter it has seen from this broker is `counter`. */
+  answered(peer: number, counter: number): void;
+}
+
+/** The exchange of a transport that takes no part in rollback detection: it sends 0 and learns nothing. */
+export const NO_SYNC_COUNTERS: SyncCounterExchange = {
+  own: () => 0,
+  received: () => {},
+  seenFrom: () => 0,
+  answered: () => {},
+};
+
 export interface TransportStats {
   framesSent: number;
   framesReceived: number;

@@ -23,6 +23,12 @@ export type Kind = (typeof Kind)[keyof typeof Kind];
 /** Key of the store's format version. */
 export const FORMAT_KEY: Buffer = Buffer.of(0);
 
+/** Key of the number of the last synced batch (see `LogStore.syncCounter`). */
+export const SYNC_COUNTER_KEY: Buffer = Buffer.of(1);
+
+/** Key of the node's own meta values, all in one record. */
+export const NODE_META_KEY: Buffer = Buffer.of(2);
+
 const PREFIX = 5;
 
 function prefixed(groupId: number, kind: Kind, suffixLength: number): Buffer {

@@ -13,8 +13,24 @@ import {
   unreadableDirectory,
 } from './level-damage.js';
 import { LevelGroupLog } from './level-group-log.js';
-import { entryKey, FORMAT_KEY, groupLowerBound, Kind, metaKey, recordKey, termRunKey } from './level-keys.js';
-import { type LevelDb, type RecoveredGroup, recoverGroups } from './level-recovery.js';
+import {
+  entryKey,
+  FORMAT_KEY,
+  groupLowerBound,
+  Kind,
+  metaKey,
+  NODE_META_KEY,
+  recordKey,
+  SYNC_COUNTER_KEY,
+  termRunKey,
+} from './level-keys.js';
+import {
+  type LevelDb,
+  type RecoveredGroup,
+  type RecoveredNode,
+  recoverGroups,
+  recoverNode,
+} from './level-recovery.js';
 import {
   checkAppendStart,
   checkAppendTerm,
@@ -37,6 +53,7 @@ import {
   encodeConfState,
   encodeEntry,
   encodeHardState,
+  encodeNamedBytes,
   encodeNumber,
   encodeSnapshot,
 } from './record-codec.js';
@@ -111,6 +128,9 @@ export class LevelLogStore implements LogStore {
   readonly #maxTail: number;
   readonly #loadBytes: number;
   readonly #onEntriesLoaded: ((groupId: number) => void) | undefined;
+  /** The number of the last durable synced batch. */
+  #syncCounter = 0;
+  #nodeMeta = new Map<string, Uint8Array>();
 
   private constructor(db: LevelDb, dir: string, options: LevelLogStoreOptions) {
     this.#db = db;
@@ -134,7 +154,11 @@ export class LevelLogStore implements LogStore {
             await batch.close();
             throw err;
           }
+          // Every synced batch writes its own number (one batch is in flight at a time).
+          const counter = this.#syncCounter + 1;
+          if (sync) batch.put(SYNC_COUNTER_KEY, encodeNumber(SYNC_COUNTER_KEY, counter));
           await batch.write({ sync });
+          if (sync) this.#syncCounter = counter;
           if (batchChannel.hasSubscribers)
             batchChannel.publish({ ops, durationMs: performance.now() - started });
         },
@@ -168,6 +192,7 @@ export class LevelLogStore implements LogStore {
       await checkFormat(db, location);
       const store = new LevelLogStore(db, location, options);
       store.#restore(await recoverGroups(db));
+      store.#restoreNode(await recoverNode(db));
       if (options.refuseDamaged) store.#refuseDamaged();
       return store;
     } catch (err) {
@@ -310,6 +335,22 @@ export class LevelLogStore implements LogStore {
     this.#groups.delete(groupId);
   }
 
+  putNodeMeta(name: string, value: Uint8Array): void {
+    this.#checkWritable();
+    checkMetaName(name);
+    this.#nodeMeta.set(name, Uint8Array.from(value));
+    this.#put(NODE_META_KEY, encodeNamedBytes(NODE_META_KEY, this.#nodeMeta));
+  }
+
+  getNodeMeta(name: string): Uint8Array | undefined {
+    this.#checkOpen();
+    return this.#nodeMeta.get(name);
+  }
+
+  syncCounter(): number {
+    return this.#syncCounter;
+  }
+
   commit(options?: { readonly sync?: boolean }): Promise<void> {
     if (this.#closed) return Promise.reject(closedError());
     return this.#commit.commit(options?.sync ?? true);
@@ -371,6 +412,11 @@ export class LevelLogStore implements LogStore {
 
   #restore(recovered: Map<number, RecoveredGroup>): void {
     for (const [groupId, r] of recovered) this.#groups.set(groupId, GroupState.recovered(groupId, r));
+  }
+
+  #restoreNode(recovered: RecoveredNode): void {
+    this.#syncCounter = recovered.syncCounter;
+    this.#nodeMeta = recovered.meta;
   }
 
   #refuseDamaged(): void {

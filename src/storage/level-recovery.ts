@@ -1,11 +1,20 @@
 import type { Level } from 'level';
 import type { ConfState, HardState, Snapshot } from '../raft/types.js';
-import { type DecodedKey, decodeKey, groupLowerBound, groupUpperBound, Kind } from './level-keys.js';
+import {
+  type DecodedKey,
+  decodeKey,
+  groupLowerBound,
+  groupUpperBound,
+  Kind,
+  NODE_META_KEY,
+  SYNC_COUNTER_KEY,
+} from './level-keys.js';
 import {
   decodeBytes,
   decodeConfState,
   decodeEntry,
   decodeHardState,
+  decodeNamedBytes,
   decodeNumber,
   decodeSnapshot,
 } from './record-codec.js';
@@ -28,6 +37,21 @@ export interface RecoveredGroup {
 }
 
 export type LevelDb = Level<Buffer, Buffer>;
+
+/** The node's own records: the last synced batch's number and the node's meta values. */
+export interface RecoveredNode {
+  readonly syncCounter: number;
+  readonly meta: Map<string, Uint8Array>;
+}
+
+/** Reads the node's own records; one that fails its check raises `STORAGE_CORRUPT`. */
+export async function recoverNode(db: LevelDb): Promise<RecoveredNode> {
+  const [counter, meta] = await db.getMany([SYNC_COUNTER_KEY, NODE_META_KEY]);
+  return {
+    syncCounter: counter === undefined ? 0 : decodeNumber(SYNC_COUNTER_KEY, counter),
+    meta: meta === undefined ? new Map() : decodeNamedBytes(NODE_META_KEY, meta),
+  };
+}
 
 /**
  * Rebuilds every group's in-memory state from the database without reading the log: per group

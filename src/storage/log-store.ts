@@ -49,6 +49,18 @@ export interface LogStore {
   getMeta(groupId: number, name: string): Uint8Array | undefined;
   /** Remove a group and all of its data. */
   dropGroup(groupId: number): void;
+  /** Small values of the node itself, of no group; staged and committed like every other write. */
+  putNodeMeta(name: string, value: Uint8Array): void;
+  getNodeMeta(name: string): Uint8Array | undefined;
+
+  /**
+   * The number of synced batches this store has made durable since it was created (0 for a new
+   * one). Every synced batch writes its number with itself, so a store whose files went back in
+   * time reads back a lower number than it once reported: the broker tells its peers this number
+   * and they tell it back at restart (see `partition/rollback-guard.ts`). Unsynced batches do not
+   * count.
+   */
+  syncCounter(): number;
 
   /**
    * Make everything staged so far durable in one synced batch. Rejects with `STORAGE_FAILED`.

@@ -81,6 +81,10 @@ export class MemoryLogStore implements LogStore {
   #durable: Groups;
   #staged: StagedWrite[] = [];
   #closed = false;
+  /** Node meta values: what reads see, and what survives a crash. */
+  #liveNodeMeta = new Map<string, Uint8Array>();
+  #durableNodeMeta = new Map<string, Uint8Array>();
+  #syncCounter = 0;
 
   constructor() {
     this.#live = new Map();
@@ -198,6 +202,23 @@ export class MemoryLogStore implements LogStore {
     this.#staged.push(write);
   }
 
+  putNodeMeta(name: string, value: Uint8Array): void {
+    this.#checkOpen();
+    checkMetaName(name);
+    const copy = Uint8Array.from(value);
+    this.#liveNodeMeta.set(name, copy);
+    this.#staged.push(() => this.#durableNodeMeta.set(name, copy));
+  }
+
+  getNodeMeta(name: string): Uint8Array | undefined {
+    this.#checkOpen();
+    return this.#liveNodeMeta.get(name);
+  }
+
+  syncCounter(): number {
+    return this.#syncCounter;
+  }
+
   async commit(options?: { readonly sync?: boolean }): Promise<void> {
     // An unsynced commit is modelled at its worst (a power loss): nothing durable until a sync.
     if (options?.sync === false) return this.#checkOpen();
@@ -207,8 +228,10 @@ export class MemoryLogStore implements LogStore {
   /** `commit()` for callers that cannot await (the deterministic simulator). */
   commitSync(): void {
     this.#checkOpen();
+    if (this.#staged.length === 0) return;
     for (const write of this.#staged) write(this.#durable);
     this.#staged = [];
+    this.#syncCounter++;
   }
 
   /**
@@ -219,6 +242,9 @@ export class MemoryLogStore implements LogStore {
     const restarted = new MemoryLogStore();
     restarted.#durable = cloneGroups(this.#durable);
     restarted.#live = cloneGroups(this.#durable);
+    restarted.#durableNodeMeta = new Map(this.#durableNodeMeta);
+    restarted.#liveNodeMeta = new Map(this.#durableNodeMeta);
+    restarted.#syncCounter = this.#syncCounter;
     return restarted;
   }
 

@@ -129,6 +129,23 @@ export function decodeBytes(key: Uint8Array, value: Buffer): Uint8Array {
   return bytes;
 }
 
+/** Named byte values, as the msgpack array `[[name, bytes], ...]`. */
+export function encodeNamedBytes(key: Uint8Array, values: ReadonlyMap<string, Uint8Array>): Buffer {
+  return seal(key, packr.pack([...values]));
+}
+
+export function decodeNamedBytes(key: Uint8Array, value: Buffer): Map<string, Uint8Array> {
+  const v = open(key, value);
+  if (!Array.isArray(v)) throw corrupt(key, 'not a list of named values');
+  const out = new Map<string, Uint8Array>();
+  for (const pair of v) {
+    const bytes = Array.isArray(pair) && pair.length === 2 ? asBytes(pair[1]) : undefined;
+    if (bytes === undefined || typeof pair[0] !== 'string') throw corrupt(key, 'not a list of named values');
+    out.set(pair[0], bytes);
+  }
+  return out;
+}
+
 export function encodeNumber(key: Uint8Array, n: number): Buffer {
   return seal(key, packr.pack(n));
 }

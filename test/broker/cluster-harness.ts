@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Broker, type BrokerOptions } from '../../src/broker/broker.js';
+import { RollbackGuard } from '../../src/partition/rollback-guard.js';
 import { TcpTransport } from '../../src/partition/tcp-transport.js';
 import { LevelLogStore } from '../../src/storage/level-log-store.js';
 
@@ -32,6 +33,9 @@ export async function waitFor<T>(
 interface Member {
   broker: Broker | undefined;
   transport: TcpTransport | undefined;
+  /** What this broker saw of its peers' sync counters (rollback detection); kept after it stops. */
+  guard: RollbackGuard | undefined;
+  store: LevelLogStore | undefined;
   dir: string;
   peerAddress: string;
   /** Started with `joining` (it joined a running cluster). */
@@ -64,34 +68,64 @@ export class InProcessCluster {
       cluster.members.set(id, {
         broker: undefined,
         transport: undefined,
+        guard: undefined,
+        store: undefined,
         dir,
         peerAddress: '127.0.0.1:0',
         joined: false,
       });
     }
     for (const id of ids) await cluster.startTransport(id);
-    for (const id of ids) await cluster.startBroker(id);
+    await Promise.all(ids.map((id) => cluster.confirm(id)));
+    for (const id of ids) cluster.startBroker(id);
     return cluster;
   }
 
+  /** Open a broker's store and transport, and wire it to the other brokers' transports. */
   private async startTransport(id: number): Promise<void> {
     const m = this.members.get(id)!;
-    const transport = await TcpTransport.listen({ self: id, listen: m.peerAddress, clusterSecret: SECRET });
-    m.transport = transport;
-    m.peerAddress = transport.address;
+    await this.openStore(id, m);
+    m.peerAddress = m.transport!.address;
     for (const [other, om] of this.members) {
       if (other === id || !om.transport) continue;
-      transport.setPeer(other, om.peerAddress);
+      m.transport!.setPeer(other, om.peerAddress);
       om.transport.setPeer(id, m.peerAddress);
     }
   }
 
-  private async startBroker(id: number): Promise<void> {
-    const m = this.members.get(id)!;
+  /** Open broker `id`'s store, its rollback guard and its transport (listening, dialling nothing yet). */
+  private async openStore(id: number, m: Member): Promise<void> {
     const store = await LevelLogStore.open(m.dir);
+    const guard = new RollbackGuard({ store, dir: m.dir });
+    m.transport = await TcpTransport.listen({
+      self: id,
+      listen: m.peerAddress,
+      clusterSecret: SECRET,
+      syncCounters: guard,
+    });
+    m.store = store;
+    m.guard = guard;
+  }
+
+  /** The start gate: the peers confirm the store is not rolled back; on refusal, close everything. */
+  private async confirm(id: number): Promise<void> {
+    const m = this.members.get(id)!;
+    try {
+      await m.guard!.confirm(m.transport!, this.ids);
+    } catch (err) {
+      await m.transport!.close();
+      await m.store!.close();
+      m.transport = undefined;
+      m.store = undefined;
+      throw err;
+    }
+  }
+
+  private startBroker(id: number): void {
+    const m = this.members.get(id)!;
     m.broker = new Broker({
       id,
-      store,
+      store: m.store!,
       transport: m.transport!,
       ...(m.joined
         ? { joining: true }
@@ -111,16 +145,27 @@ export class InProcessCluster {
    */
   async join(id: number): Promise<Broker> {
     const dir = await mkdtemp(join(tmpdir(), `raftlog-cluster-${id}-`));
-    const transport = await TcpTransport.listen({ self: id, listen: '127.0.0.1:0', clusterSecret: SECRET });
+    const m: Member = {
+      broker: undefined,
+      transport: undefined,
+      guard: undefined,
+      store: undefined,
+      dir,
+      peerAddress: '127.0.0.1:0',
+      joined: true,
+    };
+    this.members.set(id, m);
     this.ids.push(id);
-    this.members.set(id, { broker: undefined, transport, dir, peerAddress: transport.address, joined: true });
+    await this.openStore(id, m);
+    m.peerAddress = m.transport!.address;
     const brokers = await (await this.metadataLeader()).admin.registerBroker({
       id,
       url: `http://broker-${id}.invalid`,
-      peer: transport.address,
+      peer: m.peerAddress,
     });
-    for (const b of brokers) if (b.id !== id) transport.setPeer(b.id, b.peer);
-    await this.startBroker(id);
+    for (const b of brokers) if (b.id !== id) m.transport!.setPeer(b.id, b.peer);
+    await this.confirm(id);
+    this.startBroker(id);
     return this.broker(id);
   }
 
@@ -150,13 +195,24 @@ export class InProcessCluster {
     const broker = m.broker!;
     m.broker = undefined;
     m.transport = undefined;
+    m.store = undefined;
     await broker.close();
   }
 
-  /** Start a stopped broker again on its old data directory and peer address. */
+  /**
+   * Start a stopped broker again on its data directory and old peer address, once its peers
+   * confirmed the directory is not rolled back (else this rejects with `STORAGE_CORRUPT`, and the
+   * broker stays stopped).
+   */
   async restart(id: number): Promise<void> {
     await this.startTransport(id);
-    await this.startBroker(id);
+    await this.confirm(id);
+    this.startBroker(id);
+  }
+
+  /** The highest sync counter broker `id` has seen from broker `peer`. */
+  seenFrom(id: number, peer: number): number {
+    return this.members.get(id)!.guard!.seenFrom(peer);
   }
 
   async metadataLeader(): Promise<Broker> {

@@ -5,9 +5,9 @@ import {
   authPayload,
   helloPayload,
   newNonce,
+  openAccept,
   parseAuth,
   parseHello,
-  verifyAccept,
   verifyAuth,
 } from '../../src/partition/peer-handshake.js';
 
@@ -42,14 +42,29 @@ describe('peer handshake', () => {
   });
 
   it('the acceptor proves the secret back, bound to the dialer nonce; the dial proof cannot stand in for it', () => {
-    const accept = acceptPayload(secret, 2, 1, dialerNonce);
+    const accept = acceptPayload(secret, 2, 1, dialerNonce, 0);
     expect(accept.length).toBe(ACCEPT_BYTES);
-    expect(verifyAccept(secret, accept, 2, 1, dialerNonce)).toBe(true);
-    expect(verifyAccept(secret, accept, 2, 1, newNonce())).toBe(false);
-    expect(verifyAccept(Buffer.from('other'), accept, 2, 1, dialerNonce)).toBe(false);
+    expect(openAccept(secret, accept, 2, 1, dialerNonce)).toBe(0);
+    expect(openAccept(secret, accept, 2, 1, newNonce())).toBeUndefined();
+    expect(openAccept(secret, accept, 1, 2, dialerNonce)).toBeUndefined();
+    expect(openAccept(Buffer.from('other'), accept, 2, 1, dialerNonce)).toBeUndefined();
     // An acceptor echoing a dial proof computed over the dialer's nonce gains nothing.
-    const reflected = parseAuth(authPayload(secret, 2, 1, dialerNonce, newNonce()))!.mac;
-    expect(verifyAccept(secret, reflected, 2, 1, dialerNonce)).toBe(false);
+    const reflected = parseAuth(authPayload(secret, 2, 1, dialerNonce, newNonce()))!;
+    const echoed = Buffer.concat([Buffer.alloc(8), reflected.mac]);
+    expect(openAccept(secret, echoed, 2, 1, dialerNonce)).toBeUndefined();
+  });
+
+  it('the answer carries the sync counter the acceptor saw from the dialer, under the proof', () => {
+    const seen = Number.MAX_SAFE_INTEGER - 3;
+    const accept = acceptPayload(secret, 2, 1, dialerNonce, seen);
+    expect(openAccept(secret, accept, 2, 1, dialerNonce)).toBe(seen);
+    // Any change to the counter (a forged answer, or a bit flipped on the way) is refused.
+    for (let bit = 0; bit < 64; bit++) {
+      const tampered = Buffer.from(accept);
+      tampered[bit >> 3]! ^= 1 << (bit & 7);
+      expect(openAccept(secret, tampered, 2, 1, dialerNonce)).toBeUndefined();
+    }
+    expect(openAccept(secret, accept.subarray(1), 2, 1, dialerNonce)).toBeUndefined();
   });
 
   it('malformed handshake frames are not parsed', () => {

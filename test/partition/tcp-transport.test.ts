@@ -4,11 +4,12 @@ import { isErrorCode } from '../../src/errors.js';
 import { framed, frameHeader } from '../../src/partition/framing.js';
 import { encodeGroupMessages } from '../../src/partition/message-codec.js';
 import { parseAddress, TcpTransport } from '../../src/partition/tcp-transport.js';
-import type { GroupMessage } from '../../src/partition/transport.js';
+import type { GroupMessage, SyncCounterExchange } from '../../src/partition/transport.js';
 import { EntryType, MessageType } from '../../src/raft/types.js';
 import { msg } from '../raft/helpers/messages.js';
 import {
   closedByPeer,
+  dataFrame,
   fakeAcceptor,
   heartbeat,
   observe,
@@ -126,6 +127,76 @@ describe('TcpTransport: delivery', () => {
   });
 });
 
+/** A sync counter exchange that records what the transport tells it. */
+function recordingExchange(own: () => number, seen: (peer: number) => number = () => 0) {
+  const received: Array<[number, number]> = [];
+  const answered: Array<[number, number]> = [];
+  const exchange: SyncCounterExchange = {
+    own,
+    received: (peer, counter) => void received.push([peer, counter]),
+    seenFrom: seen,
+    answered: (peer, counter) => void answered.push([peer, counter]),
+  };
+  return { exchange, received, answered };
+}
+
+describe('TcpTransport: sync counters (rollback detection)', () => {
+  it('every frame carries the counter of its sender at the time it is written, heartbeats too', async () => {
+    let counter = 5;
+    const a = recordingExchange(() => counter);
+    const b = recordingExchange(() => 0);
+    const ta = await transports.start(1, { syncCounters: a.exchange });
+    const tb = await transports.start(2, { syncCounters: b.exchange });
+    ta.setPeer(2, tb.address);
+    tb.setPeer(1, ta.address);
+    const seenB = observe(tb);
+    ta.send(2, [heartbeat(1, 2)]);
+    await until('the first frame', () => seenB.received.length === 1);
+    counter = 9;
+    ta.send(2, []);
+    await until('the heartbeat', () => seenB.received.length === 2);
+    expect(b.received).toEqual([
+      [1, 5],
+      [1, 9],
+    ]);
+  });
+
+  it("the acceptor answers the dialer's handshake with the counter it has seen from it", async () => {
+    const a = recordingExchange(() => 0);
+    const b = recordingExchange(
+      () => 0,
+      (peer) => (peer === 1 ? 42 : 0),
+    );
+    const ta = await transports.start(1, { syncCounters: a.exchange });
+    const tb = await transports.start(2, { syncCounters: b.exchange });
+    ta.setPeer(2, tb.address);
+    tb.setPeer(1, ta.address);
+    ta.send(2, []);
+    await until('a hears the answer', () => a.answered.length === 1);
+    expect(a.answered).toEqual([[2, 42]]);
+    // The frame the connection was opened for then arrives, with a's counter.
+    await until('b receives', () => b.received.length === 1);
+    expect(b.received).toEqual([[1, 0]]);
+  });
+
+  it('only the counters of accepted frames count', async () => {
+    const b = recordingExchange(() => 0);
+    const tb = await transports.start(2, { syncCounters: b.exchange });
+    tb.setPeer(1, '127.0.0.1:1');
+    const seenB = observe(tb);
+    const raw = await rawPeer(tb.address, 1, 2);
+    try {
+      raw.write(dataFrame(Buffer.from('not msgpack'), 1000));
+      raw.write(dataFrame(encodeGroupMessages([heartbeat(3, 2)]), 1001)); // from another broker
+      raw.write(dataFrame(encodeGroupMessages([heartbeat(1, 2)]), 7));
+      await until('the valid frame arrives', () => seenB.received.length === 1);
+      expect(b.received).toEqual([[1, 7]]);
+    } finally {
+      raw.destroy();
+    }
+  });
+});
+
 describe('TcpTransport: authentication and hostile input', () => {
   it('refuses a dialer with the wrong secret; the dialer reports its messages unreachable', async () => {
     const b = await transports.start(2);
@@ -200,13 +271,14 @@ describe('TcpTransport: authentication and hostile input', () => {
     const seenB = observe(b);
     const raw = await rawPeer(b.address, 1, 2);
     try {
-      raw.write(framed(Buffer.from('not msgpack')));
-      raw.write(framed(Buffer.from(encodeGroupMessages([heartbeat(3, 2)])))); // from another broker
-      raw.write(framed(Buffer.from(encodeGroupMessages([heartbeat(1, 2), heartbeat(1, 4)])))); // not for b
-      raw.write(framed(Buffer.from(encodeGroupMessages([heartbeat(1, 2, 42)]))));
+      raw.write(dataFrame(Buffer.from('not msgpack')));
+      raw.write(dataFrame(encodeGroupMessages([heartbeat(3, 2)]))); // from another broker
+      raw.write(dataFrame(encodeGroupMessages([heartbeat(1, 2), heartbeat(1, 4)]))); // not for b
+      raw.write(framed(Buffer.from(encodeGroupMessages([heartbeat(1, 2)])).subarray(0, 7))); // no counter
+      raw.write(dataFrame(encodeGroupMessages([heartbeat(1, 2, 42)])));
       await until('the valid frame arrives', () => seenB.received.length === 1);
       expect(seenB.received).toEqual([{ from: 1, messages: [heartbeat(1, 2, 42)] }]);
-      expect(b.stats()).toMatchObject({ framesRejected: 3, framesReceived: 1, handshakesRejected: 0 });
+      expect(b.stats()).toMatchObject({ framesRejected: 4, framesReceived: 1, handshakesRejected: 0 });
     } finally {
       raw.destroy();
     }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
-import { FrameReader, framed } from '../../src/partition/framing.js';
+import { FrameReader, framed, stampedHeader } from '../../src/partition/framing.js';
 import {
   ACCEPT_BYTES,
   AUTH_BYTES,
@@ -9,9 +9,9 @@ import {
   HELLO_BYTES,
   helloPayload,
   newNonce,
+  openAccept,
   parseAuth,
   parseHello,
-  verifyAccept,
   verifyAuth,
 } from '../../src/partition/peer-handshake.js';
 import { parseAddress, TcpTransport, type TcpTransportOptions } from '../../src/partition/tcp-transport.js';
@@ -20,6 +20,11 @@ import { MessageType } from '../../src/raft/types.js';
 import { msg } from '../raft/helpers/messages.js';
 
 export const SECRET = 'test cluster secret';
+
+/** A data frame as a peer writes it: length prefix, sync counter, body. */
+export function dataFrame(body: Uint8Array, counter = 0): Buffer {
+  return Buffer.concat([stampedHeader(body.length, counter), body]);
+}
 
 /** Poll `condition` until it holds; fail after `timeoutMs` with `what`. */
 export async function until(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
@@ -92,13 +97,15 @@ export async function rawConnect(address: string): Promise<Socket> {
 
 /**
  * Dial `address` as broker `self` and complete the handshake by hand, so a test can then write
- * arbitrary bytes on an authenticated connection.
+ * arbitrary bytes on an authenticated connection. `answered` gets the sync counter the acceptor
+ * said it has seen from `self`.
  */
 export async function rawPeer(
   address: string,
   self: number,
   acceptor: number,
   secret = SECRET,
+  answered: (seen: number) => void = () => {},
 ): Promise<Socket> {
   const socket = await rawConnect(address);
   const key = Buffer.from(secret);
@@ -116,12 +123,13 @@ export async function rawPeer(
           dialerNonce = newNonce();
           socket.write(framed(authPayload(key, self, acceptor, nonce, dialerNonce)));
           reader.setMaxPayload(ACCEPT_BYTES);
-        } else if (verifyAccept(key, payload, acceptor, self, dialerNonce)) {
+        } else {
+          const seen = openAccept(key, payload, acceptor, self, dialerNonce);
+          if (seen === undefined) return reject(new Error('bad accept'));
+          answered(seen);
           socket.removeAllListeners('data');
           socket.removeAllListeners('close');
           return resolve();
-        } else {
-          return reject(new Error('bad accept'));
         }
       }
     });
@@ -175,7 +183,7 @@ export async function fakeAcceptor(
       if (behaviour === 'forged-accept') {
         socket.write(framed(randomBytes(ACCEPT_BYTES)));
       } else {
-        socket.write(framed(acceptPayload(key, self, claim.dialer, claim.dialerNonce)));
+        socket.write(framed(acceptPayload(key, self, claim.dialer, claim.dialerNonce, 0)));
         socket.pause();
       }
     });

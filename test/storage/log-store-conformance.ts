@@ -316,6 +316,55 @@ export function logStoreConformance(name: string, harness: LogStoreHarness): voi
       expect(r.getMeta(1, 'producer/ä')).toEqual(Uint8Array.of(4, 5));
     });
 
+    it('keeps named meta values of the node, apart from every group', async () => {
+      const s = await open();
+      s.putNodeMeta('peers', Uint8Array.of(1));
+      s.putNodeMeta('peers', Uint8Array.of(2, 3));
+      s.putNodeMeta('other', Uint8Array.of(4));
+      expect(s.getNodeMeta('peers')).toEqual(Uint8Array.of(2, 3));
+      expect(s.getNodeMeta('missing')).toBeUndefined();
+      await s.commit();
+      s.putNodeMeta('other', Uint8Array.of(5));
+      const r = await restart();
+      expect(r.getNodeMeta('peers')).toEqual(Uint8Array.of(2, 3));
+      // Staged, never committed: lost.
+      expect(r.getNodeMeta('other')).toEqual(Uint8Array.of(4));
+      expect(r.groups()).toEqual([]);
+      expect(r.getMeta(0, 'peers')).toBeUndefined();
+    });
+
+    it('counts its synced batches, durably; unsynced batches and empty commits do not count', async () => {
+      const s = await open();
+      expect(s.syncCounter()).toBe(0);
+      s.append(1, entries(1, 1, 1));
+      await s.commit();
+      expect(s.syncCounter()).toBe(1);
+      await s.commit();
+      expect(s.syncCounter()).toBe(1);
+      s.putMeta(1, 'checkpoint', Uint8Array.of(1));
+      await s.commit({ sync: false });
+      expect(s.syncCounter()).toBe(1);
+      s.append(1, entries(2, 2, 1));
+      await s.commit();
+      expect(s.syncCounter()).toBe(2);
+      // Commits of one turn may share a batch (group commit): each batch counts once.
+      const commits: Promise<void>[] = [];
+      for (let i = 3; i <= 5; i++) {
+        s.append(1, entries(i, i, 1));
+        commits.push(s.commit());
+      }
+      await Promise.all(commits);
+      const counted = s.syncCounter();
+      expect(counted).toBeGreaterThanOrEqual(3);
+      expect(counted).toBeLessThanOrEqual(5);
+      s.append(1, entries(6, 6, 1));
+      const r = await restart();
+      expect(r.syncCounter()).toBe(counted);
+      r.append(1, entries(6, 6, 1));
+      await r.commit();
+      expect(r.syncCounter()).toBe(counted + 1);
+    });
+
     it('drops a group and all of its data', async () => {
       const s = await open();
       s.append(4, entries(1, 5, 1));
