@@ -411,8 +411,7 @@ export class Broker implements BrokerApi {
   }
 
   async describeTopic(name: string): Promise<TopicDescription> {
-    await this.catchUpMetadata();
-    return this.describe(this.topic(name));
+    return this.describe(await this.freshTopic(name, true));
   }
 
   async partitionCount(topic: string): Promise<number> {
@@ -428,14 +427,21 @@ export class Broker implements BrokerApi {
     await this.host.readIndex(METADATA_GROUP).catch(() => undefined);
   }
 
-  /** The topic, looked up again after catching up with the metadata if this broker has not seen it. */
-  private async freshTopic(name: string): Promise<TopicRecord> {
-    if (!this.metadata.current.topics[name]) await this.catchUpMetadata();
-    // A broker that just joined has no metadata yet (not even the metadata group's membership):
-    // it cannot tell that a topic does not exist.
-    const members = this.host.status(METADATA_GROUP)?.confState.voters.length ?? 0;
-    if (members === 0 && !this.metadata.current.topics[name]) {
-      throw new RaftlogError('NO_LEADER', `broker ${this.id} has not received the cluster metadata yet`);
+  /**
+   * The topic, after catching up with the metadata when this broker does not know it (or always,
+   * with `catchUp`). Only metadata known to be current may say a topic does not exist: when the
+   * read index cannot be had (no metadata leader, a leader change, a broker that just joined and
+   * has no metadata yet), a topic unknown here is "not now" (NO_LEADER), not TOPIC_NOT_FOUND.
+   */
+  private async freshTopic(name: string, catchUp = false): Promise<TopicRecord> {
+    if (!catchUp && this.metadata.current.topics[name]) return this.topic(name);
+    try {
+      await this.host.readIndex(METADATA_GROUP);
+    } catch (err) {
+      if (this.metadata.current.topics[name]) return this.topic(name);
+      throw new RaftlogError('NO_LEADER', `broker ${this.id} cannot confirm the cluster metadata right now`, {
+        cause: err,
+      });
     }
     return this.topic(name);
   }

@@ -36,8 +36,9 @@ export class SteadyProducer {
     this.done = this.loop();
   }
 
-  /** How many values were acknowledged so far. */
+  /** How many values were acknowledged so far; throws what stopped the producer, if anything did. */
   get count(): number {
+    if (this.failed.length > 0) throw new Error('the producer stopped', { cause: this.failed[0] });
     return this.acked.length;
   }
 
