@@ -114,6 +114,11 @@ export class Cluster {
     return [...this.#slots.values()].filter((s) => !s.removed).map((s) => s.id);
   }
 
+  /** Every broker id the run started, removed ones included. */
+  get started(): number[] {
+    return [...this.#slots.keys()];
+  }
+
   /**
    * Client URLs of the brokers that serve clients: not removed, and (for a joined broker) ready
    * once. A live view: clients pick from it as brokers join and leave.
