@@ -385,7 +385,7 @@ export class Cluster {
     const deadline = Date.now() + timeoutMs;
     for (const id of ids) {
       for (;;) {
-        if (await this.ready(id)) break;
+        if (await this.isReady(id)) break;
         if (Date.now() > deadline) throw new Error(`broker ${id} was not ready within ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -404,7 +404,7 @@ export class Cluster {
         const how = this.#exits.get(id)?.at(-1) ?? 'exited';
         return { state: 'exited', how, error: await this.lastError(id) };
       }
-      if (await this.ready(id)) return { state: 'ready' };
+      if (await this.isReady(id)) return { state: 'ready' };
       if (Date.now() > deadline)
         return (await this.storageFailed(id)) ? { state: 'storage-failed' } : { state: 'not-ready' };
       await new Promise((r) => setTimeout(r, 100));
@@ -429,7 +429,8 @@ export class Cluster {
     return lines.at(-1)?.slice('raftlog: '.length) ?? '';
   }
 
-  private async ready(id: number): Promise<boolean> {
+  /** True when the broker answers `/readyz` with 200. */
+  async isReady(id: number): Promise<boolean> {
     try {
       const res = await request(`${this.url(id)}/readyz`, { headersTimeout: 2000, bodyTimeout: 2000 });
       await res.body.dump();

@@ -162,10 +162,13 @@ export class MembershipNemesis {
     const { cluster } = this.o;
     const id = await cluster.join();
     this.#record(fault, 'info', `broker ${id} joining`);
-    const outcome = await cluster.settle(id, this.o.opTimeoutMs ?? 60_000);
-    if (outcome.state !== 'ready') return `broker ${id} joined but is ${JSON.stringify(outcome)}`;
-    cluster.serve(id);
-    return `broker ${id} joined and serves`;
+    const settled = await this.#until(async () => !cluster.isRunning(id) || (await cluster.isReady(id)));
+    if (settled && cluster.isRunning(id)) {
+      cluster.serve(id);
+      return `broker ${id} joined and serves`;
+    }
+    const why = !settled ? 'not ready yet' : `stopped (${cluster.exits().get(id)?.at(-1) ?? 'by a fault'})`;
+    return `broker ${id} joined, ${why}: it serves after healing`;
   }
 
   /** Wait until `id` holds no replica, remove it from the cluster, then stop it. */
