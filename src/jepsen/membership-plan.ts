@@ -100,8 +100,11 @@ export function planKind(
       const candidates = active.filter((id) => !from.includes(id));
       if (candidates.length === 0)
         return { op: 'skip', why: `no active broker outside p${partition}'s replicas [${from}]` };
-      // A draining replica goes first: a target may not name a draining broker.
-      const leaving = from.find((id) => view.draining.includes(id)) ?? rng.pick(from);
+      // A target may not name a draining broker: a draining replica is the one to go.
+      const draining = from.filter((id) => view.draining.includes(id));
+      if (draining.length > 1)
+        return { op: 'skip', why: `p${partition} has ${draining.length} draining replicas [${draining}]` };
+      const leaving = draining[0] ?? rng.pick(from);
       const joining = rng.pick(candidates);
       return { op: 'move', partition, from, to: from.map((id) => (id === leaving ? joining : id)) };
     }
