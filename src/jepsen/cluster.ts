@@ -180,11 +180,12 @@ export class Cluster {
     this.#urls.delete(id);
     slot.removed = true;
     await this.terminate(id);
-    await slot.door.close();
     for (const [key, link] of this.#links) {
       const [from, to] = key.split('->').map(Number);
       if (from === id || to === id) link.closeConnections();
     }
+    // Closing a server waits for its connections: the links' ones are closed first.
+    await slot.door.close();
   }
 
   /** True once {@link remove}d. */
