@@ -18,7 +18,7 @@ function auth(dialler: number): Buffer {
   return Buffer.concat([header, payload]);
 }
 
-/** A server that collects the frames it receives, as strings. */
+/** A server that greets every connection (as an acceptor's HELLO) and collects the frames it receives. */
 async function sink(): Promise<{ server: Server; port: number; received: string[]; sockets: Socket[] }> {
   const received: string[] = [];
   const sockets: Socket[] = [];
@@ -26,6 +26,7 @@ async function sink(): Promise<{ server: Server; port: number; received: string[
     sockets.push(socket);
     let buf = Buffer.alloc(0);
     socket.on('error', () => {});
+    socket.write(frame('hello'));
     socket.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
       while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
@@ -53,6 +54,8 @@ async function until(cond: () => boolean, ms = 2000): Promise<void> {
 async function dial(port: number, dialler = 7): Promise<Socket> {
   const socket = connect({ host: '127.0.0.1', port });
   socket.on('error', () => {});
+  // Read (and drop) the greeting: a socket with unread data never sees its peer close.
+  socket.resume();
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
   socket.write(auth(dialler));
   return socket;
@@ -90,6 +93,20 @@ async function setup() {
 }
 
 describe('LinkProxy behind a FrontDoor', () => {
+  it("relays the acceptor's greeting before the dialler has said who it is", async () => {
+    const { door } = await setup();
+    const socket = connect({ host: '127.0.0.1', port: door.port });
+    socket.on('error', () => {});
+    cleanup.push(() => {
+      socket.destroy();
+    });
+    let got = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      got = Buffer.concat([got, chunk]);
+    });
+    await until(() => got.equals(frame('hello')));
+  });
+
   it("hands each connection to the dialler's link, and disconnects unknown diallers", async () => {
     const { target, proxy, door } = await setup();
     proxy.set({ mode: 'cut' });
