@@ -32,6 +32,8 @@ Start one broker.
   --cluster-secret-file F   file holding the secret that peers share (else a development
                             default, with a warning)
   --advertise-url URL       client URL other brokers forward to   [http://<--listen>]
+  --advertise-peer HOST:PORT  peer address other brokers dial, registered in the metadata
+                            (behind NAT or a proxy)               [--peer-listen]
   --join URL[,URL...]       join a running cluster through any of its brokers (instead of
                             --peers): register there, learn the peers, be added by the
                             metadata leader; --peer-listen is required
@@ -79,6 +81,7 @@ export const startCommand: Command = {
         peers: { type: 'string' },
         'cluster-secret-file': { type: 'string' },
         'advertise-url': { type: 'string' },
+        'advertise-peer': { type: 'string' },
         join: { type: 'string' },
         'move-bandwidth': { type: 'string' },
         'auto-rebalance': { type: 'boolean', default: false },
@@ -123,6 +126,8 @@ export const startCommand: Command = {
     // Nothing of Raft runs before the peers confirmed this directory did not go back in time.
     // A joining broker registers first and learns its peers; a rejoining one is gated by them too.
     const clientUrl = values['advertise-url'] ?? `http://${listen.host}:${listen.port}`;
+    const advertisePeer = values['advertise-peer'];
+    if (advertisePeer !== undefined) parseHostPort(advertisePeer, '--advertise-peer');
     const transport = peerListen
       ? await openPeerTransport({
           self: id,
@@ -134,7 +139,8 @@ export const startCommand: Command = {
           dir: store.dir,
           ...(join
             ? {
-                join: (t: TcpTransport) => joinCluster(join, { id, url: clientUrl, peer: t.address }, t, log),
+                join: (t: TcpTransport) =>
+                  joinCluster(join, { id, url: clientUrl, peer: advertisePeer ?? t.address }, t, log),
               }
             : {}),
         }).catch(async (err: unknown) => {
@@ -145,7 +151,7 @@ export const startCommand: Command = {
     const broker = new Broker({
       id,
       store,
-      ...(transport ? { transport, peerAddress: transport.address } : {}),
+      ...(transport ? { transport, peerAddress: advertisePeer ?? transport.address } : {}),
       ...(join ? { joining: true } : { initialBrokers: peers.size > 0 ? [...peers.keys()] : [id] }),
       clientUrl,
       moveBandwidth,

@@ -5,15 +5,18 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { LinkProxy } from './link-proxy.js';
+import { FrontDoor, LinkProxy } from './link-proxy.js';
 import type { Rng } from './rng.js';
 
 /**
  * The brokers of a run as real child processes on 127.0.0.1, each with a fresh data directory,
- * and a {@link LinkProxy} on every directed peer link: broker i's `--peers` names its own real
- * peer address and, for every other broker j, the proxy of the link i→j. Client (HTTP) traffic
- * and the brokers' own forwarding go straight to the brokers. Every child is killed by PID when
- * the cluster stops, and when this process exits.
+ * and a {@link LinkProxy} on every directed peer link: every broker advertises its
+ * {@link FrontDoor} as its peer address (`--advertise-peer`, registered in the metadata, so
+ * brokers that join later are dialled through it too), which hands each connection to the link
+ * of the broker dialling. Client (HTTP) traffic and the brokers' own forwarding go straight to
+ * the brokers. Brokers join (`--join`) and are removed while the cluster runs; a removed broker
+ * is stopped, its links are closed and it is never started again. Every child is killed by PID
+ * when the cluster stops, and when this process exits.
  */
 
 /** Options of {@link Cluster.start}. */
@@ -34,12 +37,14 @@ export interface ClusterOptions {
 interface BrokerSlot {
   readonly id: number;
   readonly httpPort: number;
-  readonly peerPort: number;
+  readonly door: FrontDoor;
   readonly dataDir: string;
   readonly logFile: string;
-  readonly args: readonly string[];
+  /** The command line of its next start (a joined broker joins through the brokers of then). */
+  readonly args: () => readonly string[];
   child: ChildProcess | undefined;
   paused: boolean;
+  removed: boolean;
 }
 
 /** How a broker came out of a (re)start: see {@link Cluster.settle}. */
@@ -69,93 +74,72 @@ function installExitHook(): void {
   });
 }
 
-/** A free TCP port on 127.0.0.1 (bound then released; the broker binds it right after). */
+/** Ports {@link freePort} handed out: released until their broker or proxy binds them. */
+const handedOut = new Set<number>();
+
+/**
+ * A free TCP port on 127.0.0.1 (bound then released; the broker or proxy binds it soon after),
+ * never one handed out before: the OS may offer a released port again at once.
+ */
 async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  return address.port;
+  for (;;) {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const address = server.address();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (address === null || typeof address === 'string') throw new Error('no TCP address');
+    if (handedOut.has(address.port)) continue;
+    handedOut.add(address.port);
+    return address.port;
+  }
 }
 
 /** A running cluster; see the module notes. */
 export class Cluster {
-  readonly #slots: Map<number, BrokerSlot>;
-  readonly #links: Map<string, LinkProxy>;
+  readonly #slots = new Map<number, BrokerSlot>();
+  readonly #links = new Map<string, LinkProxy>();
+  readonly #urls = new Map<number, string>();
   readonly #exits = new Map<number, string[]>();
 
-  private constructor(slots: Map<number, BrokerSlot>, links: Map<string, LinkProxy>) {
-    this.#slots = slots;
-    this.#links = links;
+  private constructor(
+    private readonly o: ClusterOptions,
+    private readonly secretFile: string,
+  ) {}
+
+  /** Ids of the brokers not removed, in order. */
+  get ids(): number[] {
+    return [...this.#slots.values()].filter((s) => !s.removed).map((s) => s.id);
   }
 
-  /** Broker ids, 1..n. */
-  get ids(): number[] {
+  /** Every broker id the run started, removed ones included. */
+  get started(): number[] {
     return [...this.#slots.keys()];
+  }
+
+  /**
+   * Client URLs of the brokers that serve clients: not removed, and (for a joined broker) ready
+   * once. A live view: clients pick from it as brokers join and leave.
+   */
+  get urls(): ReadonlyMap<number, string> {
+    return this.#urls;
   }
 
   /** Start the proxies and every broker (not waiting for readiness: see {@link waitReady}). */
   static async start(options: ClusterOptions): Promise<Cluster> {
     installExitHook();
-    const ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
     await mkdir(options.dir, { recursive: true });
     const secretFile = join(options.dir, 'cluster-secret');
     await writeFile(secretFile, randomBytes(32).toString('hex'), { mode: 0o600 });
-    const ports = new Map<number, { http: number; peer: number }>();
-    for (const id of ids) ports.set(id, { http: await freePort(), peer: await freePort() });
-
-    const links = new Map<string, LinkProxy>();
-    const slots = new Map<number, BrokerSlot>();
-    const cluster = new Cluster(slots, links);
+    const cluster = new Cluster(options, secretFile);
     try {
-      for (const from of ids) {
-        for (const to of ids) {
-          if (from === to) continue;
-          const proxy = await LinkProxy.start({ host: '127.0.0.1', port: ports.get(to)!.peer }, () =>
-            options.rng.next(),
-          );
-          links.set(`${from}->${to}`, proxy);
-        }
-      }
-      for (const id of ids) {
-        const own = ports.get(id)!;
-        const peers = ids
-          .map((j) => `${j}=127.0.0.1:${j === id ? own.peer : links.get(`${id}->${j}`)!.port}`)
-          .join(',');
-        const dataDir = join(options.dir, `n${id}`);
-        await mkdir(dataDir, { recursive: true });
-        const slot: BrokerSlot = {
-          id,
-          httpPort: own.http,
-          peerPort: own.peer,
-          dataDir,
-          logFile: join(options.dir, `n${id}.log`),
-          args: [
-            options.brokerMain,
-            'start',
-            '--id',
-            String(id),
-            '--data-dir',
-            dataDir,
-            '--listen',
-            `127.0.0.1:${own.http}`,
-            '--peer-listen',
-            `127.0.0.1:${own.peer}`,
-            '--peers',
-            peers,
-            '--cluster-secret-file',
-            secretFile,
-            '--log-level',
-            options.logLevel ?? 'warn',
-          ],
-          child: undefined,
-          paused: false,
-        };
-        slots.set(id, slot);
+      const ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
+      const slots: BrokerSlot[] = [];
+      for (const id of ids) slots.push(await cluster.#addSlot(id, () => ['--peers', cluster.#peerList(ids)]));
+      for (const slot of slots) {
+        cluster.#urls.set(slot.id, cluster.url(slot.id));
         cluster.spawn(slot);
       }
     } catch (err) {
@@ -163,6 +147,102 @@ export class Cluster {
       throw err;
     }
     return cluster;
+  }
+
+  /**
+   * Start a new broker (the next unused id, fresh ports and data directory) that joins through
+   * the running brokers; it serves clients once ready (see {@link urls}). Returns its id.
+   */
+  async join(): Promise<number> {
+    const id = Math.max(0, ...this.#slots.keys()) + 1;
+    const slot = await this.#addSlot(id, () => [
+      '--join',
+      this.ids
+        .filter((j) => j !== id)
+        .map((j) => this.url(j))
+        .join(','),
+    ]);
+    this.spawn(slot);
+    return id;
+  }
+
+  /** Let clients use a joined broker (once it is ready). */
+  serve(id: number): void {
+    if (!this.slot(id).removed) this.#urls.set(id, this.url(id));
+  }
+
+  /**
+   * Take a broker out for good (after the cluster removed it): clients stop using it, it is
+   * stopped (SIGTERM), its links are closed and it is never restarted.
+   */
+  async remove(id: number): Promise<void> {
+    const slot = this.slot(id);
+    this.#urls.delete(id);
+    slot.removed = true;
+    await this.terminate(id);
+    for (const [key, link] of this.#links) {
+      const [from, to] = key.split('->').map(Number);
+      if (from === id || to === id) link.closeConnections();
+    }
+    // Closing a server waits for its connections: the links' ones are closed first.
+    await slot.door.close();
+  }
+
+  /** True once {@link remove}d. */
+  isRemoved(id: number): boolean {
+    return this.slot(id).removed;
+  }
+
+  /** `--peers` of the initial brokers: every broker's front door. */
+  #peerList(ids: readonly number[]): string {
+    return ids.map((j) => `${j}=127.0.0.1:${this.slot(j).door.port}`).join(',');
+  }
+
+  /** Ports, front door, links to and from every broker so far, and the command line of `id`. */
+  async #addSlot(id: number, membership: () => readonly string[]): Promise<BrokerSlot> {
+    const o = this.o;
+    const httpPort = await freePort();
+    const peerPort = await freePort();
+    for (const other of this.#slots.keys()) {
+      for (const key of [`${id}->${other}`, `${other}->${id}`])
+        this.#links.set(key, new LinkProxy(() => o.rng.next()));
+    }
+    const door = await FrontDoor.start(await freePort(), { host: '127.0.0.1', port: peerPort }, (dialler) =>
+      this.#links.get(`${dialler}->${id}`),
+    );
+    const dataDir = join(o.dir, `n${id}`);
+    await mkdir(dataDir, { recursive: true });
+    const slot: BrokerSlot = {
+      id,
+      httpPort,
+      door,
+      dataDir,
+      logFile: join(o.dir, `n${id}.log`),
+      args: () => [
+        o.brokerMain,
+        'start',
+        '--id',
+        String(id),
+        '--data-dir',
+        dataDir,
+        '--listen',
+        `127.0.0.1:${httpPort}`,
+        '--peer-listen',
+        `127.0.0.1:${peerPort}`,
+        '--advertise-peer',
+        `127.0.0.1:${door.port}`,
+        ...membership(),
+        '--cluster-secret-file',
+        this.secretFile,
+        '--log-level',
+        o.logLevel ?? 'warn',
+      ],
+      child: undefined,
+      paused: false,
+      removed: false,
+    };
+    this.#slots.set(id, slot);
+    return slot;
   }
 
   /** The broker's client URL. */
@@ -182,12 +262,14 @@ export class Cluster {
     return link;
   }
 
-  /** Every directed link. */
+  /** Every directed link between brokers not removed. */
   links(): { from: number; to: number; proxy: LinkProxy }[] {
-    return [...this.#links].map(([key, proxy]) => {
-      const [from, to] = key.split('->').map(Number) as [number, number];
-      return { from, to, proxy };
-    });
+    return [...this.#links]
+      .map(([key, proxy]) => {
+        const [from, to] = key.split('->').map(Number) as [number, number];
+        return { from, to, proxy };
+      })
+      .filter((l) => !this.slot(l.from).removed && !this.slot(l.to).removed);
   }
 
   /** True while the broker's process runs (paused counts as running). */
@@ -214,7 +296,7 @@ export class Cluster {
     const log = openSync(slot.logFile, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, slot.args, { stdio: ['ignore', log, log] });
+      child = spawn(process.execPath, [...slot.args()], { stdio: ['ignore', log, log] });
     } finally {
       closeSync(log);
     }
@@ -230,10 +312,10 @@ export class Cluster {
     });
   }
 
-  /** Start the broker again (same id, ports and data) if it is not running. */
+  /** Start the broker again (same id, ports and data) if it is not running and not removed. */
   restart(id: number): void {
     const slot = this.slot(id);
-    if (slot.child === undefined) this.spawn(slot);
+    if (slot.child === undefined && !slot.removed) this.spawn(slot);
   }
 
   /** Send `signal` and wait for the process to end. */
@@ -290,7 +372,7 @@ export class Cluster {
     slot.paused = false;
   }
 
-  /** Heal every link, resume every paused broker and restart every stopped one. */
+  /** Heal every link, resume every paused broker and restart every stopped one (not removed). */
   healAll(): void {
     for (const link of this.#links.values()) link.heal();
     for (const id of this.ids) {
@@ -304,7 +386,7 @@ export class Cluster {
     const deadline = Date.now() + timeoutMs;
     for (const id of ids) {
       for (;;) {
-        if (await this.ready(id)) break;
+        if (await this.isReady(id)) break;
         if (Date.now() > deadline) throw new Error(`broker ${id} was not ready within ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -323,7 +405,7 @@ export class Cluster {
         const how = this.#exits.get(id)?.at(-1) ?? 'exited';
         return { state: 'exited', how, error: await this.lastError(id) };
       }
-      if (await this.ready(id)) return { state: 'ready' };
+      if (await this.isReady(id)) return { state: 'ready' };
       if (Date.now() > deadline)
         return (await this.storageFailed(id)) ? { state: 'storage-failed' } : { state: 'not-ready' };
       await new Promise((r) => setTimeout(r, 100));
@@ -348,7 +430,8 @@ export class Cluster {
     return lines.at(-1)?.slice('raftlog: '.length) ?? '';
   }
 
-  private async ready(id: number): Promise<boolean> {
+  /** True when the broker answers `/readyz` with 200. */
+  async isReady(id: number): Promise<boolean> {
     try {
       const res = await request(`${this.url(id)}/readyz`, { headersTimeout: 2000, bodyTimeout: 2000 });
       await res.body.dump();
@@ -361,12 +444,17 @@ export class Cluster {
   /** Stop every broker cleanly (SIGTERM, SIGKILL after `timeoutMs`), then close the proxies. */
   async stop(timeoutMs = 10_000): Promise<void> {
     await Promise.all(this.ids.map((id) => this.terminate(id, timeoutMs)));
-    await Promise.all([...this.#links.values()].map((l) => l.close()));
+    await this.#closeProxies();
   }
 
   /** Kill every broker at once (kill -9) and close the proxies: for failures. */
   async destroy(): Promise<void> {
     await Promise.all([...this.#slots.keys()].map((id) => this.kill(id)));
-    await Promise.all([...this.#links.values()].map((l) => l.close()));
+    await this.#closeProxies();
+  }
+
+  async #closeProxies(): Promise<void> {
+    for (const link of this.#links.values()) link.closeConnections();
+    await Promise.all([...this.#slots.values()].map((s) => s.door.close()));
   }
 }

@@ -11,7 +11,7 @@ export interface HttpAnswer {
 
 /** Options of one call. */
 export interface CallOptions {
-  readonly method?: 'GET' | 'POST';
+  readonly method?: 'GET' | 'POST' | 'DELETE';
   readonly json?: unknown;
   readonly headers?: Record<string, string>;
   /** Whole-call limit: connecting, sending, waiting and reading (default 5000 ms). */

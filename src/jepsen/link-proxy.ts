@@ -1,10 +1,14 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
 /**
- * A TCP proxy for one directed peer link (broker i dialling broker j), so the harness can fail
- * the network between two real processes. It understands the peer protocol's framing (a u32
- * big-endian length, then the payload: see `src/partition/framing.ts`) so that it can lose whole
- * frames, which keeps the stream valid, where losing bytes would only break the connection.
+ * Proxies for the peer links between real broker processes, so the harness can fail the network
+ * between any two of them. Every broker advertises a {@link FrontDoor} as its peer address (the
+ * address the others learn from the metadata, joined brokers included); the front door relays
+ * the broker's HELLO, reads the dialler's id from its AUTH frame (the first frame the dialler
+ * sends, see `src/partition/peer-handshake.ts`) and hands the connection to the
+ * {@link LinkProxy} of that directed link. The proxies understand the peer protocol's framing (a
+ * u32 big-endian length, then the payload: `src/partition/framing.ts`) so that they can lose
+ * whole frames, which keeps the stream valid, where losing bytes would only break the connection.
  *
  * Faults apply to both directions of the proxied connections. The dialler's frames go one way
  * and only handshake answers come back, so a fault on the link i→j is a fault on what i says to j.
@@ -34,12 +38,15 @@ export const HEALTHY: LinkFaults = { mode: 'pass', delayMs: 0, dropRate: 0 };
 /** Frames at the start of each direction that are never dropped (the peer handshake). */
 const HANDSHAKE_FRAMES = 2;
 const HEADER_BYTES = 4;
+/** The dialler's id leads its AUTH payload (u64 big-endian). */
+const DIALLER_ID_BYTES = 8;
+/** A first frame larger than this is no AUTH frame: the front door closes the connection. */
+const MAX_FIRST_FRAME = 1024;
 
 /** One direction of one proxied connection. */
 class Pipe {
   private buffered: Buffer[] = [];
   private bufferedBytes = 0;
-  private frames = 0;
   private readonly queue: { at: number; data: Buffer }[] = [];
   private timer: NodeJS.Timeout | undefined;
 
@@ -47,20 +54,21 @@ class Pipe {
     private readonly src: Socket,
     private readonly dst: Socket,
     private readonly link: LinkProxy,
+    /** Frames of this direction already relayed by the front door. */
+    private frames: number,
   ) {
     src.on('data', (chunk: Buffer) => this.onData(chunk));
   }
 
-  private onData(chunk: Buffer): void {
+  onData(chunk: Buffer): void {
     this.buffered.push(chunk);
     this.bufferedBytes += chunk.length;
-    for (;;) {
-      if (this.bufferedBytes < HEADER_BYTES) return;
+    while (this.bufferedBytes >= HEADER_BYTES) {
       let all = this.buffered.length === 1 ? this.buffered[0]! : Buffer.concat(this.buffered);
       const length = all.readUInt32BE(0);
       if (all.length < HEADER_BYTES + length) {
         this.buffered = [all];
-        return;
+        break;
       }
       const frame = all.subarray(0, HEADER_BYTES + length);
       all = all.subarray(HEADER_BYTES + length);
@@ -74,6 +82,7 @@ class Pipe {
       }
       this.queue.push({ at: Date.now() + delayMs, data: frame });
     }
+    this.flush();
   }
 
   /** Forward what is due; called after data arrives and when faults change. */
@@ -107,15 +116,20 @@ class Pipe {
   }
 }
 
-/** One proxied connection: the dialler's socket, the upstream socket and a pipe each way. */
+/**
+ * One proxied connection: the dialler's socket, the upstream socket and a pipe each way. The
+ * front door has relayed the upstream's HELLO and read the dialler's AUTH frame (`first`).
+ */
 class Conn {
-  readonly pipes: Pipe[];
+  readonly pipes: [Pipe, Pipe];
   constructor(
     readonly client: Socket,
     readonly upstream: Socket,
     link: LinkProxy,
+    first: Buffer,
   ) {
-    this.pipes = [new Pipe(client, upstream, link), new Pipe(upstream, client, link)];
+    this.pipes = [new Pipe(client, upstream, link, 0), new Pipe(upstream, client, link, 1)];
+    this.pipes[0].onData(first);
     const close = () => link.drop(this);
     for (const s of [client, upstream]) {
       s.on('error', close);
@@ -136,36 +150,14 @@ export interface LinkStats {
   framesDropped: number;
 }
 
-/** A proxy for one directed link; see the module notes. */
+/** One directed link's faults and connections; see the module notes. */
 export class LinkProxy {
   #faults: LinkFaults = HEALTHY;
   readonly stats: LinkStats = { connections: 0, framesForwarded: 0, framesDropped: 0 };
   readonly #conns = new Set<Conn>();
-  /** Connections accepted while the link was a black hole, not yet connected upstream. */
-  readonly #held = new Set<Socket>();
 
-  private constructor(
-    private readonly server: Server,
-    /** The port the dialler should use. */
-    readonly port: number,
-    private readonly target: { readonly host: string; readonly port: number },
-    /** Uniform [0, 1): the seeded source deciding which frames are lost. */
-    readonly random: () => number,
-  ) {
-    server.on('connection', (socket) => this.accept(socket));
-  }
-
-  /** Listen on a free port of 127.0.0.1 and forward to `target`. */
-  static async start(target: { host: string; port: number }, random: () => number): Promise<LinkProxy> {
-    const server = createServer({ pauseOnConnect: true, noDelay: true });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('proxy: no TCP address');
-    return new LinkProxy(server, address.port, target, random);
-  }
+  /** `random`: uniform [0, 1), the seeded source deciding which frames are lost. */
+  constructor(readonly random: () => number) {}
 
   get faults(): LinkFaults {
     return this.#faults;
@@ -176,24 +168,10 @@ export class LinkProxy {
     const next = { ...this.#faults, ...faults };
     this.#faults = next;
     if (next.mode === 'cut') {
-      for (const c of this.#conns) c.destroy();
-      this.#conns.clear();
-      for (const s of this.#held) s.destroy();
-      this.#held.clear();
+      this.closeConnections();
       return;
     }
-    const flowing = next.mode === 'pass';
-    for (const c of this.#conns) {
-      for (const p of c.pipes) {
-        p.setFlowing(flowing);
-        p.flush();
-      }
-    }
-    if (flowing) {
-      const held = [...this.#held];
-      this.#held.clear();
-      for (const s of held) this.connectUpstream(s);
-    }
+    for (const c of this.#conns) this.#apply(c);
   }
 
   /** Back to {@link HEALTHY}. */
@@ -201,33 +179,29 @@ export class LinkProxy {
     this.set(HEALTHY);
   }
 
-  private accept(socket: Socket): void {
+  /**
+   * Take over a connection from a front door: both sockets paused, the upstream's HELLO relayed,
+   * `first` the dialler's AUTH frame (and anything it sent after it).
+   */
+  adopt(client: Socket, upstream: Socket, first: Buffer): void {
     this.stats.connections++;
-    socket.on('error', () => socket.destroy());
     if (this.#faults.mode === 'cut') {
-      socket.destroy();
+      client.destroy();
+      upstream.destroy();
       return;
     }
-    if (this.#faults.mode === 'blackhole') {
-      this.#held.add(socket);
-      socket.once('close', () => this.#held.delete(socket));
-      return;
-    }
-    this.connectUpstream(socket);
+    const conn = new Conn(client, upstream, this, first);
+    this.#conns.add(conn);
+    this.#apply(conn);
   }
 
-  private connectUpstream(client: Socket): void {
-    if (client.destroyed) return;
-    const upstream = connect({ host: this.target.host, port: this.target.port, noDelay: true });
-    const conn = new Conn(client, upstream, this);
-    this.#conns.add(conn);
-    client.resume();
-    // Frames written before the upstream connects wait in its buffer.
-    const pump = () => {
-      for (const p of conn.pipes) p.flush();
-    };
-    client.on('data', pump);
-    upstream.on('data', pump);
+  /** Read and forward while the link passes; stop reading (let buffers fill) in a black hole. */
+  #apply(conn: Conn): void {
+    const flowing = this.#faults.mode === 'pass';
+    for (const p of conn.pipes) {
+      p.setFlowing(flowing);
+      p.flush();
+    }
   }
 
   /** Forget a closed connection (and close its other half). */
@@ -236,12 +210,89 @@ export class LinkProxy {
     conn.destroy();
   }
 
-  /** Stop listening and close every connection. */
-  async close(): Promise<void> {
+  /** Close every connection (the link itself stays usable). */
+  closeConnections(): void {
     for (const c of this.#conns) c.destroy();
     this.#conns.clear();
-    for (const s of this.#held) s.destroy();
-    this.#held.clear();
+  }
+}
+
+/**
+ * The peer address one broker advertises: relays its HELLO to each dialler, reads the dialler's
+ * id from its AUTH frame and hands the connection to `linkFrom(dialler)`; a dialler without a
+ * link (unknown, or a removed broker) is disconnected.
+ */
+export class FrontDoor {
+  readonly #sockets = new Set<Socket>();
+
+  private constructor(
+    private readonly server: Server,
+    /** The port the diallers use. */
+    readonly port: number,
+    private readonly target: { readonly host: string; readonly port: number },
+    private readonly linkFrom: (dialler: number) => LinkProxy | undefined,
+  ) {
+    server.on('connection', (socket) => this.accept(socket));
+  }
+
+  /** Listen on `port` of 127.0.0.1 (0: any free one) for connections to `target`. */
+  static async start(
+    port: number,
+    target: { host: string; port: number },
+    linkFrom: (dialler: number) => LinkProxy | undefined,
+  ): Promise<FrontDoor> {
+    const server = createServer({ noDelay: true });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('proxy: no TCP address');
+    return new FrontDoor(server, address.port, target, linkFrom);
+  }
+
+  private accept(client: Socket): void {
+    const upstream = connect({ host: this.target.host, port: this.target.port, noDelay: true });
+    const sockets = [client, upstream];
+    const close = () => {
+      for (const s of sockets) {
+        s.destroy();
+        this.#sockets.delete(s);
+      }
+    };
+    for (const s of sockets) {
+      this.#sockets.add(s);
+      s.on('error', close);
+      s.on('close', close);
+    }
+    const relayHello = (chunk: Buffer) => client.write(chunk);
+    upstream.on('data', relayHello);
+    let first = Buffer.alloc(0);
+    const readAuth = (chunk: Buffer) => {
+      first = Buffer.concat([first, chunk]);
+      if (first.length < HEADER_BYTES) return;
+      const length = first.readUInt32BE(0);
+      if (length < DIALLER_ID_BYTES || length > MAX_FIRST_FRAME) return close();
+      if (first.length < HEADER_BYTES + length) return;
+      const link = this.linkFrom(Number(first.readBigUInt64BE(HEADER_BYTES)));
+      if (link === undefined) return close();
+      for (const s of sockets) {
+        s.pause();
+        s.off('error', close);
+        s.off('close', close);
+        this.#sockets.delete(s);
+      }
+      upstream.off('data', relayHello);
+      client.off('data', readAuth);
+      link.adopt(client, upstream, first);
+    };
+    client.on('data', readAuth);
+  }
+
+  /** Stop listening and close the connections not yet handed to a link. */
+  async close(): Promise<void> {
+    for (const s of this.#sockets) s.destroy();
+    this.#sockets.clear();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }

@@ -1,3 +1,4 @@
+import type { Dispatcher } from 'undici';
 import type { Cluster } from './cluster.js';
 import {
   type ActiveFault,
@@ -8,12 +9,16 @@ import {
 import { type HistoryRecorder, NEMESIS_PROCESS, type NemesisOp } from './history.js';
 import type { LeaderView } from './leader-view.js';
 import type { LinkMode } from './link-proxy.js';
+import { MembershipNemesis } from './membership-nemesis.js';
+import { type MembershipBounds, type MembershipKind, MembershipKinds } from './membership-plan.js';
 import type { Rng } from './rng.js';
 
 /**
  * The nemesis: faults on a seeded schedule, one at a time. Each round waits a quiet spell, starts
  * a fault (recorded as a `fault` invoke), holds it, then heals it (the matching `ok`). Targets,
- * kinds and durations come from the seeded source; only the wall-clock pacing is real.
+ * kinds and durations come from the seeded source; only the wall-clock pacing is real. A
+ * scenario's membership operations run beside the faults, one at a time too (see
+ * `membership-nemesis.ts`).
  */
 
 /** The kinds of process and network fault (the corruption faults are in `corruption-faults.ts`). */
@@ -36,8 +41,24 @@ export const FaultKinds = [
 /** One kind of fault. */
 export type FaultKind = (typeof FaultKinds)[number] | CorruptionFaultKind;
 
-/** The named scenarios and the faults each draws from. */
-export const Scenarios: Readonly<Record<string, readonly FaultKind[]>> = {
+/** A fault or a membership operation. */
+export type NemesisKind = FaultKind | MembershipKind;
+
+/** The process faults and partitions of the membership-under-faults scenario. */
+const MEMBERSHIP_FAULTS: readonly FaultKind[] = [
+  'kill',
+  'kill-leader',
+  'pause',
+  'pause-leader',
+  'isolate',
+  'isolate-leader',
+  'majority-minority',
+  'bridge',
+  'asymmetric',
+];
+
+/** The named scenarios and the faults and membership operations each draws from. */
+export const Scenarios: Readonly<Record<string, readonly NemesisKind[]>> = {
   none: [],
   kill: ['kill', 'kill-leader'],
   pause: ['pause', 'pause-leader'],
@@ -51,6 +72,8 @@ export const Scenarios: Readonly<Record<string, readonly FaultKind[]>> = {
   asymmetric: ['asymmetric'],
   'delay-loss': ['delay', 'loss'],
   mix: FaultKinds,
+  membership: MembershipKinds,
+  'membership-faults': [...MembershipKinds, ...MEMBERSHIP_FAULTS],
   // Soak only: damage to a stopped minority broker's files.
   'corrupt-bitflip': ['corrupt-bitflip'],
   'corrupt-truncate': ['corrupt-truncate'],
@@ -61,8 +84,12 @@ export const Scenarios: Readonly<Record<string, readonly FaultKind[]>> = {
 /** Options of {@link Nemesis}. */
 export interface NemesisOptions {
   readonly cluster: Cluster;
-  readonly kinds: readonly FaultKind[];
+  readonly kinds: readonly NemesisKind[];
   readonly recorder: HistoryRecorder;
+  /** For the membership operations' admin requests. */
+  readonly dispatcher: Dispatcher;
+  readonly topic: string;
+  readonly membershipBounds: MembershipBounds;
   readonly leaders: LeaderView;
   readonly partitions: number;
   readonly rng: Rng;
@@ -79,8 +106,24 @@ export class Nemesis {
   #loop: Promise<void> | undefined;
   #faultId = 0;
   readonly #corruption: CorruptionFaults;
+  readonly #faultKinds: readonly FaultKind[];
+  readonly #membership: MembershipNemesis;
 
   constructor(private readonly o: NemesisOptions) {
+    const membership = new Set<NemesisKind>(MembershipKinds);
+    this.#faultKinds = o.kinds.filter((k): k is FaultKind => !membership.has(k));
+    const membershipKinds = o.kinds.filter((k): k is MembershipKind => membership.has(k));
+    this.#membership = new MembershipNemesis({
+      cluster: o.cluster,
+      kinds: membershipKinds,
+      recorder: o.recorder,
+      dispatcher: o.dispatcher,
+      topic: o.topic,
+      bounds: o.membershipBounds,
+      // Forked only when used, so that the fault schedules of other scenarios' seeds stay as they were.
+      rng: membershipKinds.length > 0 ? o.rng.fork() : o.rng,
+      nextFault: () => ++this.#faultId,
+    });
     this.#corruption = new CorruptionFaults({
       cluster: o.cluster,
       rng: o.rng,
@@ -102,15 +145,15 @@ export class Nemesis {
   }
 
   start(): void {
-    if (this.o.kinds.length === 0) return;
-    this.#loop = this.#run();
+    this.#membership.start();
+    if (this.#faultKinds.length > 0) this.#loop = this.#run();
   }
 
-  /** Stop starting faults, heal the current one, and wait for that. */
+  /** Stop starting faults, heal the current one, end the membership operation; wait for both. */
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#wake?.();
-    await this.#loop;
+    await Promise.all([this.#loop, this.#membership.stop()]);
   }
 
   /** Sleep `ms`, or less if stopped meanwhile. */
@@ -133,7 +176,7 @@ export class Nemesis {
     while (!this.#stopped) {
       await this.#pause(rng.between(quietLo, quietHi));
       if (this.#stopped) break;
-      const kind = rng.pick(this.o.kinds);
+      const kind = rng.pick(this.#faultKinds);
       const fault = ++this.#faultId;
       await this.o.leaders.refresh();
       const invoke = recorder.record<NemesisOp>({

@@ -96,7 +96,8 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
     await dispatcher.close();
     throw new Error(`could not start the cluster (run directory kept: ${dir})`, { cause: err });
   }
-  const urls = new Map(cluster.ids.map((id) => [id, cluster.url(id)]));
+  // A live view: brokers that join serve clients once ready, removed ones no longer.
+  const urls = cluster.urls;
   const leaders = new LeaderView(urls, TOPIC, dispatcher, rng.fork());
   const expectedExits = new Map<number, number>();
   const outOfService = new Set<number>();
@@ -123,7 +124,18 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
       rng: rng.fork(),
       runTag: `jepsen-${o.seed}-${started.toString(36)}`,
     });
-    const nemesis = new Nemesis({ cluster, kinds, recorder, leaders, partitions, rng: rng.fork() });
+    const nemesis = new Nemesis({
+      cluster,
+      kinds,
+      recorder,
+      leaders,
+      partitions,
+      rng: rng.fork(),
+      dispatcher,
+      topic: TOPIC,
+      // Replication factor 3 and the metadata group's 3 voters need 3 active brokers.
+      membershipBounds: { minActive: 3, maxBrokers: nodes + 2 },
+    });
     workload.start();
     nemesis.start();
     await sleep(o.timeSeconds * 1000);
@@ -142,10 +154,10 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
     for (const id of cluster.ids) if (await cluster.storageFailed(id)) outOfService.add(id);
     let healed = outOfService.size === 0 ? 'healed' : `healed; out of service: ${[...outOfService]}`;
     try {
-      await cluster.waitReady(
-        READY_MS,
-        cluster.ids.filter((id) => !outOfService.has(id)),
-      );
+      const serving = cluster.ids.filter((id) => !outOfService.has(id));
+      await cluster.waitReady(READY_MS, serving);
+      // A broker that joined but was not ready while the membership nemesis waited serves now.
+      for (const id of serving) cluster.serve(id);
     } catch (err) {
       healed = `not ready after healing: ${String(err)}`;
     }
@@ -160,6 +172,7 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
     for (const [id, list] of cluster.exits()) expectedExits.set(id, list.length);
     await cluster.stop();
     stopped = true;
+    // Brokers the scenario removed hold nothing the cluster needs: their replicas are not read.
     for (const id of cluster.ids) {
       let replicas: ReplicaLog[];
       try {
@@ -223,7 +236,7 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
   await writeFile(join(dir, 'run.json'), `${JSON.stringify(meta, null, 2)}\n`);
   await writeFile(join(dir, 'report.html'), renderReport(recorder.ops, verdict, meta));
   if (!o.keepData && verdict.valid && unexpectedExits.length === 0) {
-    for (const id of cluster.ids) {
+    for (const id of cluster.started) {
       for (const suffix of ['', '.undamaged', '.earlier'])
         await rm(`${cluster.dataDir(id)}${suffix}`, { recursive: true, force: true });
     }

@@ -14,6 +14,7 @@ import type { Rng } from './rng.js';
 
 /** Options of {@link Workload}. */
 export interface WorkloadOptions {
+  /** The brokers clients may use: a live view, read at every request (brokers join and leave). */
   readonly urls: ReadonlyMap<number, string>;
   readonly topic: string;
   readonly partitions: number;
@@ -70,12 +71,10 @@ export class Workload {
   readonly #running: Promise<void>[] = [];
   readonly #timeoutMs: number;
   readonly #maxAttempts: number;
-  readonly #brokers: number[];
 
   constructor(private readonly o: WorkloadOptions) {
     this.#timeoutMs = o.requestTimeoutMs ?? 4000;
     this.#maxAttempts = o.maxAttempts ?? 3;
-    this.#brokers = [...o.urls.keys()];
   }
 
   /** Start every writer and reader slot. */
@@ -179,11 +178,15 @@ export class Workload {
     });
   }
 
-  /** Half of the requests go to the believed leader and may not be forwarded; the rest anywhere. */
+  /**
+   * Half of the requests go to the believed leader (when clients may use it) and may not be
+   * forwarded; the rest anywhere.
+   */
   #pickBroker(rng: Rng, partition: number): { id: number; direct: boolean } {
     const leader = this.o.leaders.leader(partition);
-    if (leader !== undefined && rng.next() < 0.5) return { id: leader, direct: true };
-    return { id: rng.pick(this.#brokers), direct: false };
+    if (leader !== undefined && this.o.urls.has(leader) && rng.next() < 0.5)
+      return { id: leader, direct: true };
+    return { id: rng.pick([...this.o.urls.keys()]), direct: false };
   }
 
   /** A reader process: fetches from its next offset per partition, sometimes from an earlier one. */
@@ -194,7 +197,7 @@ export class Workload {
       const partition = rng.int(this.o.partitions);
       const known = next.get(partition) ?? 0;
       const offset = rng.next() < 0.2 ? rng.int(known + 1) : known;
-      const broker = rng.pick(this.#brokers);
+      const broker = rng.pick([...this.o.urls.keys()]);
       const longPoll = rng.next() < 0.3 ? 300 : 0;
       const res = await readOnce(this.o, process, partition, broker, offset, {
         maxRecords: 500,

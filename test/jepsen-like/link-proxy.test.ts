@@ -1,6 +1,6 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LinkProxy } from '../../src/jepsen/link-proxy.js';
+import { FrontDoor, LinkProxy } from '../../src/jepsen/link-proxy.js';
 
 function frame(text: string): Buffer {
   const payload = Buffer.from(text);
@@ -9,7 +9,16 @@ function frame(text: string): Buffer {
   return Buffer.concat([header, payload]);
 }
 
-/** A server that collects the frames it receives, as strings. */
+/** A dialler's AUTH frame as the peer handshake sends it: its id (u64 BE), a nonce and a MAC. */
+function auth(dialler: number): Buffer {
+  const payload = Buffer.alloc(72);
+  payload.writeBigUInt64BE(BigInt(dialler));
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(payload.length);
+  return Buffer.concat([header, payload]);
+}
+
+/** A server that greets every connection (as an acceptor's HELLO) and collects the frames it receives. */
 async function sink(): Promise<{ server: Server; port: number; received: string[]; sockets: Socket[] }> {
   const received: string[] = [];
   const sockets: Socket[] = [];
@@ -17,6 +26,7 @@ async function sink(): Promise<{ server: Server; port: number; received: string[
     sockets.push(socket);
     let buf = Buffer.alloc(0);
     socket.on('error', () => {});
+    socket.write(frame('hello'));
     socket.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
       while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
@@ -40,10 +50,14 @@ async function until(cond: () => boolean, ms = 2000): Promise<void> {
   }
 }
 
-async function dial(port: number): Promise<Socket> {
+/** Dial the front door as broker `dialler` (its AUTH frame first). */
+async function dial(port: number, dialler = 7): Promise<Socket> {
   const socket = connect({ host: '127.0.0.1', port });
   socket.on('error', () => {});
+  // Read (and drop) the greeting: a socket with unread data never sees its peer close.
+  socket.resume();
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  socket.write(auth(dialler));
   return socket;
 }
 
@@ -58,16 +72,55 @@ async function setup() {
   cleanup.push(() => {
     for (const s of target.sockets) s.destroy();
   });
-  const proxy = await LinkProxy.start({ host: '127.0.0.1', port: target.port }, () => 0.5);
-  cleanup.push(() => proxy.close());
-  const socket = await dial(proxy.port);
+  const proxy = new LinkProxy(() => 0.5);
+  const other = new LinkProxy(() => 0.5);
+  const links = new Map([
+    [7, proxy],
+    [8, other],
+  ]);
+  const door = await FrontDoor.start(0, { host: '127.0.0.1', port: target.port }, (id) => links.get(id));
+  cleanup.push(() => door.close());
+  cleanup.push(() => proxy.closeConnections());
+  cleanup.push(() => other.closeConnections());
+  const socket = await dial(door.port);
   cleanup.push(() => {
     socket.destroy();
   });
-  return { target, proxy, socket };
+  // The AUTH frame went through: the connection belongs to the link from 7.
+  await until(() => target.received.length === 1);
+  target.received.length = 0;
+  return { target, proxy, door, socket };
 }
 
-describe('LinkProxy', () => {
+describe('LinkProxy behind a FrontDoor', () => {
+  it("relays the acceptor's greeting before the dialler has said who it is", async () => {
+    const { door } = await setup();
+    const socket = connect({ host: '127.0.0.1', port: door.port });
+    socket.on('error', () => {});
+    cleanup.push(() => {
+      socket.destroy();
+    });
+    let got = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      got = Buffer.concat([got, chunk]);
+    });
+    await until(() => got.equals(frame('hello')));
+  });
+
+  it("hands each connection to the dialler's link, and disconnects unknown diallers", async () => {
+    const { target, proxy, door } = await setup();
+    proxy.set({ mode: 'cut' });
+    const eight = await dial(door.port, 8);
+    cleanup.push(() => {
+      eight.destroy();
+    });
+    eight.write(frame('from 8'));
+    await until(() => target.received.includes('from 8'));
+    const stranger = await dial(door.port, 9);
+    await new Promise<void>((resolve) => stranger.once('close', () => resolve()));
+    expect(target.received.filter((m) => m === 'from 8')).toHaveLength(1);
+  });
+
   it('forwards frames in order', async () => {
     const { target, socket } = await setup();
     for (let i = 0; i < 20; i++) socket.write(frame(`m${i}`));
@@ -79,12 +132,13 @@ describe('LinkProxy', () => {
     const { target, proxy, socket } = await setup();
     proxy.set({ dropRate: 0.6 }); // random() is 0.5: every droppable frame goes
     for (let i = 0; i < 5; i++) socket.write(frame(`m${i}`));
-    await until(() => proxy.stats.framesDropped === 3 && target.received.length === 2);
+    // The AUTH frame and m0 are the dialler's two handshake frames: never dropped.
+    await until(() => proxy.stats.framesDropped === 4 && target.received.length === 1);
     proxy.set({ dropRate: 0 });
     socket.write(frame('after'));
     await until(() => target.received.includes('after'));
-    expect(target.received).toEqual(['m0', 'm1', 'after']);
-    expect(proxy.stats.framesDropped).toBe(3);
+    expect(target.received).toEqual(['m0', 'after']);
+    expect(proxy.stats.framesDropped).toBe(4);
   });
 
   it('delays frames', async () => {
@@ -112,14 +166,14 @@ describe('LinkProxy', () => {
   });
 
   it('cuts: closes connections and refuses new ones until healed', async () => {
-    const { target, proxy, socket } = await setup();
+    const { target, proxy, door, socket } = await setup();
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     proxy.set({ mode: 'cut' });
     await closed;
-    const again = await dial(proxy.port);
+    const again = await dial(door.port);
     await new Promise<void>((resolve) => again.once('close', () => resolve()));
     proxy.heal();
-    const third = await dial(proxy.port);
+    const third = await dial(door.port);
     cleanup.push(() => {
       third.destroy();
     });

@@ -17,6 +17,8 @@ const MATRIX: readonly (readonly [string, number])[] = [
   ['pause', 20],
   ['partition', 20],
   ['mix', 25],
+  // Brokers join, drain and leave and replicas move, beside kills, pauses and partitions.
+  ['membership-faults', 20],
 ];
 
 const baseSeed = Number(process.env.RAFTLOG_JEPSEN_SEED ?? Math.floor(Math.random() * 2 ** 31));
