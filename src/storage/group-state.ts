@@ -2,16 +2,19 @@ import { RaftlogError } from '../errors.js';
 import type { ConfState, HardState, Snapshot } from '../raft/types.js';
 import type { RecoveredGroup } from './level-recovery.js';
 import { EMPTY_CONF_STATE, EMPTY_HARD_STATE, EMPTY_SNAPSHOT } from './log-checks.js';
+import type { RecencyLinks } from './recency-list.js';
 import { TailCache } from './tail-cache.js';
 import { TermIndex } from './term-index.js';
 
 /** One group's state in memory: everything but the log itself, plus the recent tail of the log. */
-export class GroupState {
+export class GroupState implements RecencyLinks<GroupState> {
   snapshot: Snapshot = EMPTY_SNAPSHOT;
   hardState: HardState = EMPTY_HARD_STATE;
   confState: ConfState = EMPTY_CONF_STATE;
   readonly meta = new Map<string, Uint8Array>();
   lastIndex = 0;
+  /** Term of `lastIndex` (the snapshot's when the log is empty). */
+  lastTerm = 0;
   readonly terms = new TermIndex();
   readonly tail = new TailCache();
   /** Lowest index written in the batch being staged / the batch in flight (not yet durable). */
@@ -25,6 +28,10 @@ export class GroupState {
   damagedKeys: Buffer[] = [];
   /** Lowest index that may have an entry on disk (recovery may find entries below the snapshot). */
   lowestEntry = 1;
+  /** Links in the store's list of groups with cached entries, by when they last appended. */
+  older: GroupState | undefined;
+  newer: GroupState | undefined;
+  listed = false;
   readonly groupId: number;
 
   constructor(groupId: number) {
@@ -40,6 +47,7 @@ export class GroupState {
     for (const [name, value] of r.meta) g.meta.set(name, value);
     for (const [start, term] of r.termRuns) g.terms.addRun(start, term);
     g.lastIndex = r.lastEntry?.index ?? g.snapshot.meta.index;
+    g.lastTerm = r.lastEntry?.term ?? g.snapshot.meta.term;
     g.lowestEntry = Math.min(r.firstEntry?.index ?? g.firstIndex, g.firstIndex);
     const damage = r.damage ?? inconsistency(g, r);
     if (damage !== undefined) {

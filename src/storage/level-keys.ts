@@ -31,16 +31,24 @@ export const NODE_META_KEY: Buffer = Buffer.of(2);
 
 const PREFIX = 5;
 
+// Keys are built byte by byte: Buffer's checked writers cost more than the rest of an append.
 function prefixed(groupId: number, kind: Kind, suffixLength: number): Buffer {
   const key = Buffer.allocUnsafe(PREFIX + suffixLength);
-  key.writeUInt32BE(groupId, 0);
+  writeU32(key, 0, groupId);
   key[4] = kind;
   return key;
 }
 
+function writeU32(key: Buffer, at: number, n: number): void {
+  key[at] = n >>> 24;
+  key[at + 1] = n >>> 16;
+  key[at + 2] = n >>> 8;
+  key[at + 3] = n;
+}
+
 function writeIndex(key: Buffer, index: number): Buffer {
-  key.writeUInt32BE(Math.floor(index / 0x1_0000_0000), PREFIX);
-  key.writeUInt32BE(index >>> 0, PREFIX + 4);
+  writeU32(key, PREFIX, Math.floor(index / 0x1_0000_0000));
+  writeU32(key, PREFIX + 4, index >>> 0);
   return key;
 }
 
@@ -49,8 +57,18 @@ export function recordKey(groupId: number, kind: Kind): Buffer {
   return prefixed(groupId, kind, 0);
 }
 
+/** Bytes of an entry key. */
+export const ENTRY_KEY_BYTES = PREFIX + 8;
+
 export function entryKey(groupId: number, index: number): Buffer {
-  return writeIndex(prefixed(groupId, Kind.Entry, 8), index);
+  return writeEntryKey(Buffer.allocUnsafe(ENTRY_KEY_BYTES), groupId, index);
+}
+
+/** Writes the key of entry `index` of `groupId` into `key` ({@link ENTRY_KEY_BYTES} long). */
+export function writeEntryKey(key: Buffer, groupId: number, index: number): Buffer {
+  writeU32(key, 0, groupId);
+  key[4] = Kind.Entry;
+  return writeIndex(key, index);
 }
 
 export function termRunKey(groupId: number, firstIndex: number): Buffer {
@@ -72,7 +90,7 @@ export function groupLowerBound(groupId: number, kind: Kind = Kind.HardState): B
 /** Upper bound (exclusive) of every key of `groupId`. */
 export function groupUpperBound(groupId: number): Buffer {
   const key = Buffer.allocUnsafe(PREFIX);
-  key.writeUInt32BE(groupId, 0);
+  writeU32(key, 0, groupId);
   key[4] = 0xff;
   return key;
 }

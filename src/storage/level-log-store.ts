@@ -46,20 +46,24 @@ import {
   countWithinBytes,
 } from './log-checks.js';
 import type { GroupLog, LogStore } from './log-store.js';
+import { RecencyList } from './recency-list.js';
 import {
   decodeEntry,
   decodeNumber,
+  EntryEncoder,
   encodeBytes,
   encodeConfState,
-  encodeEntry,
   encodeHardState,
   encodeNamedBytes,
   encodeNumber,
   encodeSnapshot,
 } from './record-codec.js';
 
-/** The on-disk format this code writes; a store of a newer format is refused. */
-export const FORMAT_VERSION = 1;
+/**
+ * The on-disk format this code reads and writes; a store of another format is refused.
+ * 2: each value's checksum follows its body (1 had it first).
+ */
+export const FORMAT_VERSION = 2;
 
 /** Published on `raftlog:storage:batch` after each synced batch: `{ ops, durationMs }`. */
 export const batchChannel = diagnostics.channel('raftlog:storage:batch');
@@ -116,13 +120,15 @@ export class LevelLogStore implements LogStore {
   readonly #groups = new Map<number, GroupState>();
   readonly #commit: GroupCommit<StagedBatch>;
   readonly #catchUp: CatchUpCache;
+  readonly #entryEncoder = new EntryEncoder();
   /** Groups with entries in their tail cache, least recently appended first. */
-  readonly #tailOrder = new Map<number, GroupState>();
+  readonly #tailOrder = new RecencyList<GroupState>();
   #tailBytes = 0;
   /** Set when all tails together are over budget with nothing durable left to evict. */
   #nothingEvictable = false;
-  #stagedGroups = new Set<GroupState>();
-  #inflightGroups = new Set<GroupState>();
+  /** Groups with writes in the batch being staged (`stagedFrom` finite) / the batch in flight. */
+  #stagedGroups: GroupState[] = [];
+  #inflightGroups: GroupState[] = [];
   #closed = false;
   readonly #maxTailPerGroup: number;
   readonly #maxTail: number;
@@ -235,8 +241,14 @@ export class LevelLogStore implements LogStore {
     checkEntries(entries);
     if (entries.length === 0) return;
     const first = entries[0]!;
-    checkAppendStart(groupId, first, g.snapshot.meta.index, g.lastIndex);
-    checkAppendTerm(groupId, first, g.termAt(first.index - 1));
+    if (first.index === g.lastIndex + 1) {
+      // The usual append, right after the last entry: checked without touching the snapshot or
+      // the term index (with a thousand groups, each such object read is a cache miss).
+      checkAppendTerm(groupId, first, g.lastTerm);
+    } else {
+      checkAppendStart(groupId, first, g.snapshot.meta.index, g.lastIndex);
+      checkAppendTerm(groupId, first, g.termAt(first.index - 1));
+    }
     const newLast = first.index + entries.length - 1;
     if (first.index <= g.lastIndex) {
       // Overwrite a conflicting suffix: drop what the new entries do not replace.
@@ -246,8 +258,8 @@ export class LevelLogStore implements LogStore {
       g.generation++;
     }
     for (const e of entries) {
-      const key = entryKey(groupId, e.index);
-      this.#put(key, encodeEntry(key, e));
+      const value = this.#entryEncoder.encode(groupId, e);
+      this.#put(this.#entryEncoder.key, value);
       if (g.terms.extend(e.index, e.term)) {
         const runKey = termRunKey(groupId, e.index);
         this.#put(runKey, encodeNumber(runKey, e.term));
@@ -255,10 +267,10 @@ export class LevelLogStore implements LogStore {
     }
     this.#tailBytes += g.tail.append(entries, g.lastIndex);
     g.lastIndex = newLast;
+    g.lastTerm = entries[entries.length - 1]!.term;
     this.#markStaged(g, first.index);
-    this.#tailOrder.delete(groupId);
-    this.#tailOrder.set(groupId, g);
-    this.#evictGroup(g);
+    this.#tailOrder.touch(g);
+    if (g.tail.bytes > this.#maxTailPerGroup) this.#evictGroup(g);
     this.#evictGlobal();
   }
 
@@ -290,6 +302,7 @@ export class LevelLogStore implements LogStore {
       this.#catchUp.drop(groupId);
       g.generation++;
       g.lastIndex = index;
+      g.lastTerm = term;
       this.#putSnapshot(g, snapshot);
     }
     this.#putConfState(g, snapshot.meta.confState);
@@ -329,9 +342,9 @@ export class LevelLogStore implements LogStore {
     for (const start of g.terms.clear()) this.#del(termRunKey(groupId, start));
     this.#dropEntries(g, Math.min(g.lowestEntry, g.firstIndex), g.lastIndex);
     this.#tailBytes -= g.tail.clear();
-    this.#tailOrder.delete(groupId);
+    this.#tailOrder.remove(g);
     this.#catchUp.drop(groupId);
-    this.#stagedGroups.delete(g);
+    // Left in the lists of staged or in-flight groups, it holds nothing more to evict.
     this.#groups.delete(groupId);
   }
 
@@ -436,7 +449,7 @@ export class LevelLogStore implements LogStore {
       g.stagedFrom = Number.POSITIVE_INFINITY;
     }
     this.#inflightGroups = this.#stagedGroups;
-    this.#stagedGroups = new Set();
+    this.#stagedGroups = [];
   }
 
   #batchDurable(): void {
@@ -444,14 +457,14 @@ export class LevelLogStore implements LogStore {
       g.inflightFrom = Number.POSITIVE_INFINITY;
       this.#evictGroup(g);
     }
-    this.#inflightGroups = new Set();
+    this.#inflightGroups = [];
     this.#nothingEvictable = false;
     this.#evictGlobal();
   }
 
   #markStaged(g: GroupState, index: number): void {
-    g.stagedFrom = Math.min(g.stagedFrom, index);
-    this.#stagedGroups.add(g);
+    if (g.stagedFrom === Number.POSITIVE_INFINITY) this.#stagedGroups.push(g);
+    if (index < g.stagedFrom) g.stagedFrom = index;
   }
 
   /** Keeps the group's tail within its budget (what is durable of it). */
@@ -462,10 +475,12 @@ export class LevelLogStore implements LogStore {
   /** Keeps all tails together within their budget, emptying the least recently appended first. */
   #evictGlobal(): void {
     if (this.#tailBytes <= this.#maxTail || this.#nothingEvictable) return;
-    for (const [id, g] of this.#tailOrder) {
+    for (let g = this.#tailOrder.oldest; g !== undefined; ) {
+      const newer = g.newer;
       this.#tailBytes -= g.tail.evict(0, g.keepFrom, g.lastIndex);
-      if (g.tail.length === 0) this.#tailOrder.delete(id);
+      if (g.tail.length === 0) this.#tailOrder.remove(g);
       if (this.#tailBytes <= this.#maxTail) return;
+      g = newer;
     }
     // Over budget with writes not yet durable: no use trying again before the next batch lands.
     this.#nothingEvictable = true;

@@ -2,20 +2,29 @@ import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import { RaftlogError } from '../errors.js';
 import type { ConfState, Entry, EntryType, HardState, Snapshot } from '../raft/types.js';
+import { ENTRY_KEY_BYTES, entryKey, writeEntryKey } from './level-keys.js';
 
 /**
- * Values of the LevelDB store: a CRC32 (big-endian, over the key and the body) followed by the
- * msgpackr-encoded body. The key is covered too, so a value found under the wrong key is caught
- * like a flipped bit. A value that fails its check raises `STORAGE_CORRUPT`; it is never decoded.
+ * Values of the LevelDB store (format 2): the msgpackr-encoded body followed by a CRC32
+ * (big-endian) over the key and the body. The key is covered too, so a value found under the
+ * wrong key is caught like a flipped bit. A value that fails its check raises `STORAGE_CORRUPT`;
+ * it is never decoded.
  */
 
 const packr = new Packr({ useRecords: false });
 
 function seal(key: Uint8Array, body: Uint8Array): Buffer {
-  const value = Buffer.allocUnsafe(4 + body.length);
-  value.writeUInt32BE(crc32(body, crc32(key)), 0);
-  value.set(body, 4);
+  const value = Buffer.allocUnsafe(body.length + 4);
+  value.set(body, 0);
+  writeU32(value, body.length, crc32(body, crc32(key)));
   return value;
+}
+
+function writeU32(to: Uint8Array, at: number, n: number): void {
+  to[at] = n >>> 24;
+  to[at + 1] = n >>> 16;
+  to[at + 2] = n >>> 8;
+  to[at + 3] = n;
 }
 
 function corrupt(key: Uint8Array, why: string, cause?: unknown): RaftlogError {
@@ -27,8 +36,8 @@ function corrupt(key: Uint8Array, why: string, cause?: unknown): RaftlogError {
 
 function open(key: Uint8Array, value: Buffer): unknown {
   if (value.length < 4) throw corrupt(key, 'value too short');
-  const body = value.subarray(4);
-  if (value.readUInt32BE(0) !== crc32(body, crc32(key))) throw corrupt(key, 'checksum mismatch');
+  const body = value.subarray(0, value.length - 4);
+  if (value.readUInt32BE(body.length) !== crc32(body, crc32(key))) throw corrupt(key, 'checksum mismatch');
   try {
     return packr.unpack(body);
   } catch (err) {
@@ -43,30 +52,95 @@ function asBytes(b: unknown): Uint8Array | undefined {
   return b instanceof Uint8Array ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : undefined;
 }
 
+/** Largest entry value an {@link EntryEncoder} writes into its reused buffer. */
+const SCRATCH_BYTES = 64 * 1024;
+
 /**
- * An entry's value: the msgpack array `[term, type, data]` written directly after the checksum,
- * so the entry's data is copied once (the hot path of every append). Decoded by msgpackr like
- * every other value; terms of 2^32 and above take msgpackr's own encoder.
+ * Writes the keys and values of entries. A value is the msgpack array `[term, type, data]`
+ * written directly (the entry's data is copied once: the hot path of every append), decoded by
+ * msgpackr like every other value; terms of 2^32 and above take msgpackr's own encoder.
+ *
+ * Key and value are written side by side, so one `crc32` call covers both; values up to 64 KiB
+ * go into one reused buffer. A LevelDB batch copies each key and value when it is staged
+ * (`batch.put`), so they are needed only until then, and the hot path allocates nothing.
  */
-export function encodeEntry(key: Uint8Array, e: Entry): Buffer {
-  const { term, data } = e;
-  if (term > 0xffff_ffff) return seal(key, packr.pack([term, e.type, data]));
+export class EntryEncoder {
+  /** The key, then the value of the last entry encoded. */
+  readonly #scratch = Buffer.allocUnsafeSlow(ENTRY_KEY_BYTES + SCRATCH_BYTES);
+  readonly #scratchKey = this.#scratch.subarray(0, ENTRY_KEY_BYTES);
+  /** Views of the value and of what its checksum covers, kept while values keep their length. */
+  #value = this.#scratch.subarray(ENTRY_KEY_BYTES, ENTRY_KEY_BYTES);
+  #summed = this.#scratch.subarray(0, 0);
+  #key: Buffer = this.#scratchKey;
+
+  /** Key of the entry last encoded, valid until the next call. */
+  get key(): Buffer {
+    return this.#key;
+  }
+
+  /** The value of entry `e` of `groupId` (its key is then {@link key}), valid until the next call. */
+  encode(groupId: number, e: Entry): Buffer {
+    const { term, data } = e;
+    if (term > 0xffff_ffff) {
+      this.#key = entryKey(groupId, e.index);
+      return seal(this.#key, packr.pack([term, e.type, data]));
+    }
+    const bytes = ENTRY_KEY_BYTES + valueBytes(term, data.length);
+    if (bytes > this.#scratch.length) {
+      const apart = Buffer.allocUnsafe(bytes);
+      this.#key = apart.subarray(0, ENTRY_KEY_BYTES);
+      return writeEntry(apart, groupId, e, apart.subarray(0, bytes - 4)).subarray(ENTRY_KEY_BYTES);
+    }
+    if (this.#summed.length !== bytes - 4) {
+      this.#summed = this.#scratch.subarray(0, bytes - 4);
+      this.#value = this.#scratch.subarray(ENTRY_KEY_BYTES, bytes);
+    }
+    this.#key = this.#scratchKey;
+    writeEntry(this.#scratch, groupId, e, this.#summed);
+    return this.#value;
+  }
+}
+
+/** Bytes of the value of an entry with `term` (below 2^32) and `size` bytes of data. */
+function valueBytes(term: number, size: number): number {
   const termBytes = term < 0x80 ? 1 : term < 0x100 ? 2 : term < 0x1_0000 ? 3 : 5;
-  const binHeader = data.length < 0x100 ? 2 : data.length < 0x1_0000 ? 3 : 5;
-  const value = Buffer.allocUnsafe(4 + 1 + termBytes + 1 + binHeader + data.length);
-  let at = 4;
-  value[at++] = 0x93;
-  if (termBytes === 1) value[at++] = term;
-  else if (termBytes === 2) at = value.writeUInt8(term, value.writeUInt8(0xcc, at));
-  else if (termBytes === 3) at = value.writeUInt16BE(term, value.writeUInt8(0xcd, at));
-  else at = value.writeUInt32BE(term, value.writeUInt8(0xce, at));
-  value[at++] = e.type;
-  if (binHeader === 2) at = value.writeUInt8(data.length, value.writeUInt8(0xc4, at));
-  else if (binHeader === 3) at = value.writeUInt16BE(data.length, value.writeUInt8(0xc5, at));
-  else at = value.writeUInt32BE(data.length, value.writeUInt8(0xc6, at));
-  value.set(data, at);
-  value.writeUInt32BE(crc32(value.subarray(4), crc32(key)), 0);
-  return value;
+  const sizeBytes = size < 0x100 ? 2 : size < 0x1_0000 ? 3 : 5;
+  return 1 + termBytes + 1 + sizeBytes + size + 4;
+}
+
+/**
+ * Writes key and value of `e` at the start of `to`; `summed` is the view of `to` that the
+ * checksum covers (key and body). Returns `to`.
+ */
+function writeEntry(to: Buffer, groupId: number, e: Entry, summed: Uint8Array): Buffer {
+  const { term, data } = e;
+  writeEntryKey(to, groupId, e.index);
+  // msgpack: fixarray of 3, a positive fixint or uint 8/16/32, the type, bin 8/16/32.
+  let at = ENTRY_KEY_BYTES;
+  to[at++] = 0x93;
+  if (term < 0x80) to[at++] = term;
+  else {
+    const n = term < 0x100 ? 1 : term < 0x1_0000 ? 2 : 4;
+    to[at++] = n === 1 ? 0xcc : n === 2 ? 0xcd : 0xce;
+    at = writeBE(to, at, term, n);
+  }
+  to[at++] = e.type;
+  const size = data.length;
+  const n = size < 0x100 ? 1 : size < 0x1_0000 ? 2 : 4;
+  to[at++] = n === 1 ? 0xc4 : n === 2 ? 0xc5 : 0xc6;
+  at = writeBE(to, at, size, n);
+  to.set(data, at);
+  writeU32(to, at + size, crc32(summed));
+  return to;
+}
+
+/** Writes `n` (below 2^32) as `bytes` big-endian bytes at `at`; returns the end. */
+function writeBE(to: Uint8Array, at: number, n: number, bytes: number): number {
+  for (let k = bytes - 1; k >= 0; k--) {
+    to[at + k] = n;
+    n >>>= 8;
+  }
+  return at + bytes;
 }
 
 export function decodeEntry(key: Uint8Array, index: number, value: Buffer): Entry {

@@ -1,12 +1,18 @@
-import type { Entry } from '../raft/types.js';
-import { countWithinBytes } from './log-checks.js';
+import type { Entry, EntryType } from '../raft/types.js';
 
-/** Bytes an entry holds in memory beyond its data (the object and its slot), roughly. */
+/** Bytes an entry holds in memory beyond its data (its data's view object and its slots), roughly. */
 const ENTRY_OVERHEAD = 96;
 
 /** What a cached entry costs in memory, as cache budgets count it. */
 export function memoryOf(e: Entry): number {
-  return e.data.length + ENTRY_OVERHEAD;
+  return dataMemory(e.data);
+}
+
+/** Slots of `TailCache.#slots` per entry. */
+const SLOTS = 3;
+
+function dataMemory(data: Uint8Array): number {
+  return data.length + ENTRY_OVERHEAD;
 }
 
 /**
@@ -14,16 +20,23 @@ export function memoryOf(e: Entry): number {
  * Raft core's reads of the tail (replication, applying) are served from memory. Old entries are
  * evicted from the front, but never an entry whose write is not yet durable: until then the
  * cache is the only place a read can find it.
+ *
+ * It keeps each entry's term, type and data side by side in one array rather than the entry
+ * object, and builds entries when they are read: a cached entry then costs the garbage collector
+ * only its data (terms and types are small integers stored inline), where an object kept for
+ * seconds would be copied out of the young generation and marked again and again; and an append
+ * touches one array, not three.
  */
 export class TailCache {
-  #entries: Entry[] = [];
-  /** Position of the first live entry in `#entries` (evicted ones are dropped lazily). */
+  /** Per entry, from the oldest: term, type, data. */
+  #slots: Array<number | Uint8Array> = [];
+  /** Position of the first live entry in `#slots`, in entries (evicted ones are dropped lazily). */
   #head = 0;
   #bytes = 0;
 
   /** Index of the first cached entry (`lastIndex + 1` when empty). */
   firstIndex(lastIndex: number): number {
-    return lastIndex - (this.#entries.length - this.#head) + 1;
+    return lastIndex - this.length + 1;
   }
 
   get bytes(): number {
@@ -31,16 +44,23 @@ export class TailCache {
   }
 
   get length(): number {
-    return this.#entries.length - this.#head;
+    return this.#slots.length / SLOTS - this.#head;
   }
 
   /** Cached entries `[lo, hi)`, cut at `maxBytes` (at least one); `lo` must be cached. */
   read(lo: number, hi: number, maxBytes: number, lastIndex: number): Entry[] {
     const start = this.#head + lo - this.firstIndex(lastIndex);
-    return this.#entries.slice(
-      start,
-      start + countWithinBytes(this.#entries, start, start + hi - lo, maxBytes),
-    );
+    const out: Entry[] = [];
+    let bytes = 0;
+    for (let i = start; i < start + hi - lo; i++) {
+      const data = this.#data(i);
+      bytes += data.length;
+      if (out.length > 0 && bytes > maxBytes) break;
+      const term = this.#slots[i * SLOTS] as number;
+      const type = this.#slots[i * SLOTS + 1] as EntryType;
+      out.push({ index: lo + out.length, term, type, data });
+    }
+    return out;
   }
 
   /**
@@ -57,7 +77,7 @@ export class TailCache {
       this.#dropFrom(this.#head + first - cachedFirst);
     }
     for (const e of entries) {
-      this.#entries.push(e);
+      this.#slots.push(e.term, e.type, e.data);
       this.#bytes += memoryOf(e);
     }
     return this.#bytes - before;
@@ -72,8 +92,8 @@ export class TailCache {
     let index = this.firstIndex(lastIndex);
     let count = 0;
     let bytes = this.#bytes;
-    while (bytes > maxBytes && this.#head + count < this.#entries.length && index < keepFrom) {
-      bytes -= memoryOf(this.#entries[this.#head + count]!);
+    while (bytes > maxBytes && count < this.length && index < keepFrom) {
+      bytes -= dataMemory(this.#data(this.#head + count));
       count++;
       index++;
     }
@@ -91,27 +111,32 @@ export class TailCache {
   /** Empties the cache; returns the bytes freed. */
   clear(): number {
     const freed = this.#bytes;
-    this.#entries = [];
+    this.#slots = [];
     this.#head = 0;
     this.#bytes = 0;
     return freed;
   }
 
   #dropFront(count: number): void {
-    for (let i = 0; i < count; i++) this.#bytes -= memoryOf(this.#entries[this.#head + i]!);
+    for (let i = 0; i < count; i++) this.#bytes -= dataMemory(this.#data(this.#head + i));
     this.#head += count;
-    if (this.#head === this.#entries.length) {
-      this.#entries = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
-      this.#entries = this.#entries.slice(this.#head);
+    if (this.length === 0) {
+      this.clear();
+    } else if (this.#head > 1024 && this.#head > this.length) {
+      this.#slots = this.#slots.slice(this.#head * SLOTS);
       this.#head = 0;
     }
   }
 
+  /** Drops the entries from `position` (in entries, counted like `#head`) on. */
   #dropFrom(position: number): void {
-    if (position >= this.#entries.length) return;
-    for (let i = position; i < this.#entries.length; i++) this.#bytes -= memoryOf(this.#entries[i]!);
-    this.#entries.length = position;
+    const end = this.#slots.length / SLOTS;
+    if (position >= end) return;
+    for (let i = position; i < end; i++) this.#bytes -= dataMemory(this.#data(i));
+    this.#slots.length = position * SLOTS;
+  }
+
+  #data(position: number): Uint8Array {
+    return this.#slots[position * SLOTS + 2] as Uint8Array;
   }
 }

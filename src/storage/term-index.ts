@@ -7,6 +7,8 @@ export class TermIndex {
   /** Run starts, ascending; `terms[k]` is the term of entries from `starts[k]` to the next start. */
   #starts: number[] = [];
   #terms: number[] = [];
+  /** The last run's term (read on every append, so kept out of the arrays). */
+  #lastTerm: number | undefined;
 
   /** Runs as `[firstIndex, term]` pairs, in index order. */
   runs(): Array<[number, number]> {
@@ -17,6 +19,7 @@ export class TermIndex {
   addRun(firstIndex: number, term: number): void {
     this.#starts.push(firstIndex);
     this.#terms.push(term);
+    this.#lastTerm = term;
   }
 
   /** Term of `index`; the caller ensures the index is within the log and not below the first run. */
@@ -36,6 +39,7 @@ export class TermIndex {
     let k = this.#starts.length;
     while (k > 0 && this.#starts[k - 1]! >= index) k--;
     this.#terms.length = k;
+    this.#lastTerm = this.#terms[k - 1];
     return this.#starts.splice(k);
   }
 
@@ -44,7 +48,7 @@ export class TermIndex {
    * starts a new run.
    */
   extend(index: number, term: number): boolean {
-    if (this.#terms.length > 0 && this.#terms[this.#terms.length - 1] === term) return false;
+    if (this.#lastTerm === term) return false;
     this.addRun(index, term);
     return true;
   }
@@ -62,6 +66,7 @@ export class TermIndex {
 
   clear(): number[] {
     this.#terms = [];
+    this.#lastTerm = undefined;
     const starts = this.#starts;
     this.#starts = [];
     return starts;

@@ -6,6 +6,7 @@ const SOURCES = [
   'src/storage',
   'test/storage/crash-child.ts',
   'test/storage/crash-pattern.ts',
+  'test/storage/disk-full-child.ts',
 ];
 
 /** A runnable JavaScript copy of the store for child processes (Node 20 cannot run TypeScript). */

@@ -1,11 +1,20 @@
 /**
  * Child process of the crash and lock tests.
  *
- *   node crash-child.js append <dir> <seed>   append with acknowledgements until killed
- *   node crash-child.js hold <dir>            open the store, print "ready", wait to be killed
+ *   node crash-child.js append <dir> <seed>      append with acknowledgements until killed
+ *   node crash-child.js overwrite <dir> <seed>   append and overwrite suffixes until killed
+ *   node crash-child.js hold <dir>               open the store, print "ready", wait to be killed
  *
  * In `append` mode it prints `open` once the store is open, then `ack <group> <index>` after each
  * commit covering entries of that group up to that index resolved (never before).
+ *
+ * In `overwrite` mode one writer, as a Raft follower would, now appends after a group's last
+ * entry and now replaces a suffix by entries of a new, higher term (a new leader overwriting
+ * uncommitted entries; the new suffix may be shorter or longer than the old). Before staging
+ * each write it prints `write <group> <from> <term> <count>` (the log becomes its first
+ * `from - 1` entries followed by `count` entries of `term`), and once the commit covering every
+ * write printed so far resolved, `ack`. Standard output is a pipe, written synchronously: a
+ * write that reached the disk was always announced first.
  */
 import { LevelLogStore } from '../../src/storage/level-log-store.js';
 import { CRASH_GROUPS, crashEntry, mulberry32 } from './crash-pattern.js';
@@ -67,4 +76,35 @@ async function append(): Promise<void> {
   await Promise.all([worker(), worker(), worker(), worker()]);
 }
 
-await (mode === 'hold' ? hold() : append());
+async function overwrite(): Promise<void> {
+  const random = mulberry32(Number(seedArg));
+  const store = await LevelLogStore.open(dir!);
+  // Every overwrite takes a term above any in the store, as a newly elected leader's would.
+  let term = 1;
+  for (let group = 1; group <= CRASH_GROUPS; group++) {
+    const log = store.group(group);
+    term = Math.max(term, log.term(log.lastIndex()));
+  }
+  process.stdout.write('open\n');
+  for (;;) {
+    for (let k = 1 + Math.floor(random() * 4); k > 0; k--) {
+      const group = 1 + Math.floor(random() * CRASH_GROUPS);
+      const last = store.group(group).lastIndex();
+      let from = last + 1;
+      if (last > 0 && random() < 0.4) {
+        from = last - Math.floor(random() * Math.min(last, 10));
+        term++;
+      }
+      const count = 1 + Math.floor(random() * 8);
+      const entries = [];
+      for (let i = from; i < from + count; i++) entries.push(crashEntry(group, i, term));
+      process.stdout.write(`write ${group} ${from} ${term} ${count}\n`);
+      store.append(group, entries);
+    }
+    await store.commit();
+    process.stdout.write('ack\n');
+  }
+}
+
+const modes: Record<string, () => Promise<void>> = { hold, append, overwrite };
+await modes[mode!]!();

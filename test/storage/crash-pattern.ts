@@ -22,3 +22,23 @@ export function crashEntry(group: number, index: number, term: number): Entry {
   for (let i = 0; i < size; i++) data[i] = (group * 131 + index * 7 + term * 13 + i) & 0xff;
   return { index, term, type: 0, data };
 }
+
+/** Bytes of each entry the disk-full child writes. */
+export const FILL_ENTRY_BYTES = 16 * 1024;
+
+/**
+ * The entry the disk-full child writes at (group, index): pseudo-random bytes, so LevelDB's
+ * compression cannot make them smaller than they are, and checkable from (group, index).
+ */
+export function fillEntry(group: number, index: number): Entry {
+  const random = mulberry32(group * 0x1_0000 + index);
+  const data = new Uint8Array(FILL_ENTRY_BYTES);
+  for (let i = 0; i < data.length; i += 4) {
+    const word = Math.floor(random() * 0x1_0000_0000);
+    data[i] = word;
+    data[i + 1] = word >>> 8;
+    data[i + 2] = word >>> 16;
+    data[i + 3] = word >>> 24;
+  }
+  return { index, term: 1, type: 0, data };
+}

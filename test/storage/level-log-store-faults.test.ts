@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Level } from 'level';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ErrorCode, isErrorCode } from '../../src/errors.js';
+import type { Entry } from '../../src/raft/types.js';
 import { entryKey, FORMAT_KEY, Kind, recordKey } from '../../src/storage/level-keys.js';
 import { LevelLogStore } from '../../src/storage/level-log-store.js';
 import { encodeNumber } from '../../src/storage/record-codec.js';
@@ -234,6 +235,33 @@ describe('LevelLogStore: caches', () => {
     store.append(1, entries(4, 6, 2, 50));
     const got = await entriesEventually(log, 1, 7);
     expect(got).toEqual([...entries(1, 3, 1, 50), ...entries(4, 6, 2, 50)]);
+  });
+});
+
+describe('LevelLogStore: staging', () => {
+  it('writes every entry staged through the reused key and value buffer (LevelDB copies at put)', async () => {
+    const store = await openStore();
+    const written = new Map<number, Entry[]>();
+    for (let i = 1; i <= 40; i++) {
+      const group = 1 + (i % 4);
+      const log = written.get(group) ?? [];
+      // Sizes around the encoder's reused buffer (64 KiB) and a term needing msgpackr's encoder.
+      const size = i % 10 === 0 ? 70_000 : (i * 37) % 300;
+      const term = i === 40 ? 2 ** 40 : 1;
+      const e = {
+        ...entries(log.length + 1, log.length + 1, term, size)[0]!,
+        data: new Uint8Array(size).fill(i),
+      };
+      store.append(group, [e]);
+      log.push(e);
+      written.set(group, log);
+    }
+    await store.commit();
+    await store.close();
+    const reopened = await openStore();
+    for (const [group, log] of written) {
+      expect(await reopened.readEntries(group, 1, log.length + 1, 1 << 30)).toEqual(log);
+    }
   });
 });
 
