@@ -179,6 +179,34 @@ async function readLogs(store: LevelLogStore, context: string): Promise<Map<numb
   return logs;
 }
 
+/** Per group that differs: where `found` departs from the acknowledged and the in-flight logs. */
+function logDifferences(
+  found: Map<number, Terms>,
+  acked: Map<number, Terms>,
+  inFlight: Map<number, Terms>,
+): string {
+  const firstDiff = (a: Terms, b: Terms): number => {
+    for (let i = 0; i < Math.max(a.length, b.length); i++) if (a[i] !== b[i]) return i + 1;
+    return 0;
+  };
+  const out: string[] = [];
+  for (let g = 1; g <= CRASH_GROUPS; g++) {
+    const f = found.get(g) ?? [];
+    const a = acked.get(g) ?? [];
+    const p = inFlight.get(g) ?? [];
+    const da = firstDiff(f, a);
+    const dp = firstDiff(f, p);
+    if (da === 0 && dp === 0) continue;
+    const around = (t: Terms, i: number) => JSON.stringify(t.slice(Math.max(0, i - 3), i + 5));
+    out.push(
+      `group ${g}: found ${f.length} entries, acknowledged ${a.length}, in flight ${p.length}; ` +
+        `differs from acknowledged at index ${da} (found ${around(f, da - 1)} vs ${around(a, da - 1)}), ` +
+        `from in flight at index ${dp} (vs ${around(p, dp - 1)})`,
+    );
+  }
+  return out.join('; ');
+}
+
 const sameLogs = (a: Map<number, Terms>, b: Map<number, Terms>): boolean =>
   Array.from({ length: CRASH_GROUPS }, (_, k) => k + 1).every(
     (g) => JSON.stringify(a.get(g) ?? []) === JSON.stringify(b.get(g) ?? []),
@@ -226,7 +254,8 @@ describe('LevelLogStore under SIGKILL, overwriting conflicting suffixes', () => 
           inFlightFound++;
         } else {
           expect.fail(
-            `${context}: logs ${JSON.stringify([...found])} are neither the acknowledged ${JSON.stringify([...acked])} nor those of the commit in flight`,
+            `${context}: the logs are neither the acknowledged ones nor those of the commit in flight ` +
+              `(pending writes ${JSON.stringify(pending)}): ${logDifferences(found, acked, inFlight)}`,
           );
         }
       } finally {
