@@ -10,6 +10,7 @@ import {
   planMembership,
 } from './membership-plan.js';
 import type { Rng } from './rng.js';
+import { StoppableSleep } from './stoppable-sleep.js';
 
 /**
  * The membership nemesis: brokers join, drain and leave, replicas move and the cluster
@@ -42,8 +43,7 @@ const RETRY_CODES = new Set(['NO_LEADER', 'NOT_LEADER', 'COMMIT_TIMEOUT']);
 
 /** Runs membership operations until stopped; see the module notes. */
 export class MembershipNemesis {
-  #stopped = false;
-  #wake: (() => void) | undefined;
+  readonly #sleep = new StoppableSleep();
   #loop: Promise<void> | undefined;
 
   constructor(private readonly o: MembershipNemesisOptions) {}
@@ -54,30 +54,16 @@ export class MembershipNemesis {
 
   /** Stop starting operations, cut the current one's waiting short, and wait for it. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#wake?.();
+    this.#sleep.stop();
     await this.#loop;
-  }
-
-  /** Sleep `ms`, or less if stopped meanwhile. */
-  #pause(ms: number): Promise<void> {
-    if (this.#stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#wake = done;
-    });
   }
 
   async #run(): Promise<void> {
     const { rng } = this.o;
     const [quietLo, quietHi] = this.o.quietMs ?? [2000, 5000];
-    while (!this.#stopped) {
-      await this.#pause(rng.between(quietLo, quietHi));
-      if (this.#stopped) break;
+    while (!this.#sleep.stopped) {
+      await this.#sleep.sleep(rng.between(quietLo, quietHi));
+      if (this.#sleep.stopped) break;
       const fault = this.o.nextFault();
       this.#record(fault, 'invoke', 'membership');
       let outcome: string;
@@ -196,9 +182,9 @@ export class MembershipNemesis {
   /** Poll `done` every 500 ms until it holds, the operation's time is up or the run stops. */
   async #until(done: () => Promise<boolean>): Promise<boolean> {
     const deadline = Date.now() + (this.o.opTimeoutMs ?? 60_000);
-    while (!this.#stopped && Date.now() < deadline) {
+    while (!this.#sleep.stopped && Date.now() < deadline) {
       if (await done()) return true;
-      await this.#pause(500);
+      await this.#sleep.sleep(500);
     }
     return false;
   }

@@ -12,6 +12,7 @@ import type { LinkMode } from './link-proxy.js';
 import { MembershipNemesis } from './membership-nemesis.js';
 import { type MembershipBounds, type MembershipKind, MembershipKinds } from './membership-plan.js';
 import type { Rng } from './rng.js';
+import { StoppableSleep } from './stoppable-sleep.js';
 
 /**
  * The nemesis: faults on a seeded schedule, one at a time. Each round waits a quiet spell, starts
@@ -101,8 +102,7 @@ export interface NemesisOptions {
 
 /** Runs faults until stopped; see the module notes. */
 export class Nemesis {
-  #stopped = false;
-  #wake: (() => void) | undefined;
+  readonly #sleep = new StoppableSleep();
   #loop: Promise<void> | undefined;
   #faultId = 0;
   readonly #corruption: CorruptionFaults;
@@ -151,31 +151,17 @@ export class Nemesis {
 
   /** Stop starting faults, heal the current one, end the membership operation; wait for both. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#wake?.();
+    this.#sleep.stop();
     await Promise.all([this.#loop, this.#membership.stop()]);
-  }
-
-  /** Sleep `ms`, or less if stopped meanwhile. */
-  #pause(ms: number): Promise<void> {
-    if (this.#stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#wake = done;
-    });
   }
 
   async #run(): Promise<void> {
     const { rng, recorder } = this.o;
     const [quietLo, quietHi] = this.o.quietMs ?? [1000, 3000];
     const [faultLo, faultHi] = this.o.faultMs ?? [2000, 6000];
-    while (!this.#stopped) {
-      await this.#pause(rng.between(quietLo, quietHi));
-      if (this.#stopped) break;
+    while (!this.#sleep.stopped) {
+      await this.#sleep.sleep(rng.between(quietLo, quietHi));
+      if (this.#sleep.stopped) break;
       const kind = rng.pick(this.#faultKinds);
       const fault = ++this.#faultId;
       await this.o.leaders.refresh();
@@ -206,7 +192,7 @@ export class Nemesis {
         value: active.description,
         fault,
       });
-      await this.#pause(rng.between(faultLo, faultHi));
+      await this.#sleep.sleep(rng.between(faultLo, faultHi));
       await active.heal();
       recorder.record<NemesisOp>({
         f: 'fault',
@@ -262,7 +248,7 @@ export class Nemesis {
       case 'pause-then-kill': {
         const target = this.#leaderOrAny();
         cluster.pause(target.id);
-        await this.#pause(Math.min(holdMs, 2000));
+        await this.#sleep.sleep(Math.min(holdMs, 2000));
         await cluster.kill(target.id);
         return {
           description: `SIGSTOP then kill -9 ${target.id} (${target.what})`,
