@@ -57,7 +57,13 @@ export async function startProcessCluster(
   const clientPorts = await Promise.all(ids.map(() => freePort()));
   const peerPorts = await Promise.all(ids.map(() => freePort()));
   const peers = ids.map((id, i) => `${id}=127.0.0.1:${peerPorts[i]}`).join(',');
-  const launch = (id: number): ChildProcess =>
+  /** One `raftlog start` process: its id, client port, and how it finds the cluster. */
+  const spawnBroker = (
+    id: number,
+    clientPort: number,
+    membership: readonly string[],
+    extra: readonly string[] = [],
+  ): ChildProcess =>
     spawn(
       process.execPath,
       [
@@ -69,15 +75,16 @@ export async function startProcessCluster(
         '--data-dir',
         join(dir, `n${id}`),
         '--listen',
-        `127.0.0.1:${clientPorts[id - 1]}`,
-        '--peers',
-        peers,
+        `127.0.0.1:${clientPort}`,
+        ...membership,
         '--log-level',
         logLevel,
         ...(options.brokerArgs ?? []),
+        ...extra,
       ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
+  const launch = (id: number): ChildProcess => spawnBroker(id, clientPorts[id - 1]!, ['--peers', peers]);
   const children: ChildProcess[] = ids.map(launch);
   const kill = (id: number) =>
     new Promise<void>((resolve) => {
@@ -121,28 +128,11 @@ export async function startProcessCluster(
     },
     async join(id: number, args: readonly string[] = []) {
       const [clientPort, peerPort] = [await freePort(), await freePort()];
-      const child = spawn(
-        process.execPath,
-        [
-          ...(options.nodeArgs ?? []),
-          CLI,
-          'start',
-          '--id',
-          String(id),
-          '--data-dir',
-          join(dir, `n${id}`),
-          '--listen',
-          `127.0.0.1:${clientPort}`,
-          '--peer-listen',
-          `127.0.0.1:${peerPort}`,
-          '--join',
-          urls.join(','),
-          '--log-level',
-          logLevel,
-          ...(options.brokerArgs ?? []),
-          ...args,
-        ],
-        { stdio: ['ignore', 'ignore', 'inherit'] },
+      const child = spawnBroker(
+        id,
+        clientPort,
+        ['--peer-listen', `127.0.0.1:${peerPort}`, '--join', urls.join(',')],
+        args,
       );
       children[id - 1] = child;
       const url = `http://127.0.0.1:${clientPort}`;
