@@ -4,6 +4,7 @@ import { type TranspiledCopy, transpileToTemp } from '../helpers/transpile.js';
 const SOURCES = [
   'src/errors.ts',
   'src/storage',
+  'test/storage/child-output.ts',
   'test/storage/crash-child.ts',
   'test/storage/crash-pattern.ts',
   'test/storage/disk-full-child.ts',

@@ -13,17 +13,18 @@
  * uncommitted entries; the new suffix may be shorter or longer than the old). Before staging
  * each write it prints `write <group> <from> <term> <count>` (the log becomes its first
  * `from - 1` entries followed by `count` entries of `term`), and once the commit covering every
- * write printed so far resolved, `ack`. Standard output is a pipe, written synchronously: a
- * write that reached the disk was always announced first.
+ * write printed so far resolved, `ack`. Every line has reached the pipe before the child goes on
+ * (see `say`): a write that reached the disk was always announced first.
  */
 import { LevelLogStore } from '../../src/storage/level-log-store.js';
+import { say } from './child-output.js';
 import { CRASH_GROUPS, crashEntry, mulberry32 } from './crash-pattern.js';
 
 const [mode, dir, seedArg] = process.argv.slice(2);
 
 async function hold(): Promise<void> {
   await LevelLogStore.open(dir!);
-  process.stdout.write('ready\n');
+  say('ready');
   setInterval(() => {}, 60_000);
 }
 
@@ -35,7 +36,7 @@ async function append(): Promise<void> {
   const run = (previous === undefined ? 0 : previous[0]!) + 1;
   store.putMeta(0, 'run', Uint8Array.of(run));
   await store.commit();
-  process.stdout.write('open\n');
+  say('open');
 
   const worker = async (): Promise<never> => {
     for (;;) {
@@ -70,7 +71,7 @@ async function append(): Promise<void> {
         }
       }
       await store.commit();
-      for (const [group, index] of acked) process.stdout.write(`ack ${group} ${index}\n`);
+      for (const [group, index] of acked) say(`ack ${group} ${index}`);
     }
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
@@ -85,7 +86,7 @@ async function overwrite(): Promise<void> {
     const log = store.group(group);
     term = Math.max(term, log.term(log.lastIndex()));
   }
-  process.stdout.write('open\n');
+  say('open');
   for (;;) {
     for (let k = 1 + Math.floor(random() * 4); k > 0; k--) {
       const group = 1 + Math.floor(random() * CRASH_GROUPS);
@@ -98,11 +99,11 @@ async function overwrite(): Promise<void> {
       const count = 1 + Math.floor(random() * 8);
       const entries = [];
       for (let i = from; i < from + count; i++) entries.push(crashEntry(group, i, term));
-      process.stdout.write(`write ${group} ${from} ${term} ${count}\n`);
+      say(`write ${group} ${from} ${term} ${count}`);
       store.append(group, entries);
     }
     await store.commit();
-    process.stdout.write('ack\n');
+    say('ack');
   }
 }
 

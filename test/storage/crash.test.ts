@@ -74,6 +74,23 @@ async function stopChild(child: Child): Promise<void> {
   children.delete(child.process);
 }
 
+/**
+ * Lets the child write for a random while, then kills it mid-flight. In half of the runs the test
+ * stops reading the child's output meanwhile, as a test process on a loaded machine falls behind:
+ * the pipe fills, and a child that went on writing to disk past lines the pipe had not taken
+ * would show the test writes it never heard of.
+ */
+async function letWriteThenKill(child: Child, random: () => number): Promise<void> {
+  const slowReader = random() < 0.5;
+  const stdout = child.process.stdout!;
+  if (slowReader) stdout.pause();
+  await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * (slowReader ? 1000 : 250))));
+  killChild(child.process);
+  stdout.resume();
+  await child.exited;
+  children.delete(child.process);
+}
+
 /** Checks that every acknowledged entry is present and intact, and nothing is half-written. */
 async function verify(store: LevelLogStore, acked: Map<number, number>, context: string): Promise<void> {
   expect(store.damagedGroups(), context).toEqual([]);
@@ -117,9 +134,7 @@ describe('LevelLogStore under SIGKILL', () => {
         acked.set(Number(group), Math.max(acked.get(Number(group)) ?? 0, Number(index)));
       });
       await child.printed('open');
-      // Let it write for a random while, then kill it mid-flight.
-      await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 250)));
-      await stopChild(child);
+      await letWriteThenKill(child, random);
 
       const store = await LevelLogStore.open(dir);
       try {
@@ -239,8 +254,7 @@ describe('LevelLogStore under SIGKILL, overwriting conflicting suffixes', () => 
         }
       });
       await child.printed('open');
-      await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 250)));
-      await stopChild(child);
+      await letWriteThenKill(child, random);
 
       const store = await LevelLogStore.open(dir);
       try {

@@ -15,6 +15,7 @@ import { cpSync } from 'node:fs';
 import path from 'node:path';
 import { RaftlogError } from '../../src/errors.js';
 import { LevelLogStore } from '../../src/storage/level-log-store.js';
+import { say } from './child-output.js';
 import { fillEntry } from './crash-pattern.js';
 
 /** Groups written in every batch. */
@@ -34,17 +35,17 @@ async function appendToEveryGroup(store: LevelLogStore): Promise<void> {
 }
 
 const store = await LevelLogStore.open(dir);
-process.stdout.write('open\n');
+say('open');
 for (;;) {
   try {
     await appendToEveryGroup(store);
   } catch (err) {
     const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : '';
-    process.stdout.write(`failed ${codeOf(err)} ${cause.replaceAll('\n', ' ')}\n`);
+    say(`failed ${codeOf(err)} ${cause.replaceAll('\n', ' ')}`);
     break;
   }
   for (let group = 1; group <= FILL_GROUPS; group++) {
-    process.stdout.write(`ack ${group} ${store.group(group).lastIndex()}\n`);
+    say(`ack ${group} ${store.group(group).lastIndex()}`);
   }
 }
 
@@ -56,14 +57,14 @@ try {
   refused.push(codeOf(err));
 }
 refused.push(await store.commit().then(() => 'accepted', codeOf));
-process.stdout.write(`refused ${refused.join(' ')}\n`);
+say(`refused ${refused.join(' ')}`);
 await store.close();
 cpSync(dir, copyTo, { recursive: true });
-process.stdout.write('copied\n');
+say('copied');
 
 execFileSync('mount', ['-o', 'remount,size=64m', path.dirname(dir)]);
 const reopened = await LevelLogStore.open(dir);
 const last = reopened.group(1).lastIndex();
 await appendToEveryGroup(reopened);
 await reopened.close();
-process.stdout.write(`reopened ${last}\n`);
+say(`reopened ${last}`);
