@@ -55,6 +55,12 @@ describe('RaftLog.open with peers: an embedded three-node cluster', () => {
     const leader = node(leaderId);
     expect(await leader.append('orders', 0, [{ value: 'replicated' }])).toMatchObject({ baseOffset: 0 });
     const follower = node((leaderId % 3) + 1);
+    // Until a follower has heard from the leader it answers NO_LEADER (retriable); once it has,
+    // it names the leader.
+    await waitFor(
+      'the follower to know the leader',
+      async () => (await follower.leaderOf('orders', 0)) === leaderId,
+    );
     await expect(follower.append('orders', 0, [{ value: 'x' }])).rejects.toMatchObject({
       code: 'NOT_LEADER',
       details: { leader: leaderId },
