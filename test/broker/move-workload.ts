@@ -152,13 +152,20 @@ export function votersOf(cluster: InProcessCluster, group: number): number[] | u
   return undefined;
 }
 
-/** Whether every one of `replicas` holds the leader's whole log of `group`. */
+/**
+ * Whether every one of `replicas` holds the leader's whole log of `group` and knows all of it
+ * committed (a follower learns the commit index with the leader's next message, and a replica's
+ * committed log is what `replicaLogs` reads).
+ */
 export function caughtUp(cluster: InProcessCluster, group: number, replicas: readonly number[]): boolean {
-  for (const b of cluster.running()) {
-    const s = b.host.status(group);
-    if (s?.progress) return replicas.every((id) => s.progress!.get(id)?.match === s.lastIndex);
-  }
-  return false;
+  const leader = cluster.running().find((b) => b.host.status(group)?.progress !== undefined);
+  const s = leader?.host.status(group);
+  if (!s?.progress || s.hardState.commit !== s.lastIndex) return false;
+  return replicas.every(
+    (id) =>
+      s.progress!.get(id)?.match === s.lastIndex &&
+      (cluster.broker(id).host.status(group)?.hardState.commit ?? 0) >= s.lastIndex,
+  );
 }
 
 /**
