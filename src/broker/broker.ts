@@ -638,7 +638,7 @@ export class Broker implements BrokerApi {
         if (!loc) continue;
         const batch = new RecordBatchReader(e.data);
         const from = Math.max(0, offset - loc.baseOffset);
-        for (let skipped = 0; skipped < from; skipped++) batch.next();
+        batch.skipTo(from);
         let to = from;
         let full = false;
         while (to < loc.count && batch.next()) {

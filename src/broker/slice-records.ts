@@ -11,8 +11,8 @@ export function recordsOfSlices(slices: readonly BatchSlice[]): FetchedRecord[] 
     const batch = new RecordBatchReader(data);
     const view = (start: number, end: number) =>
       new Uint8Array(data.buffer, data.byteOffset + start, end - start);
-    while (batch.next() && batch.index < to) {
-      if (batch.index < from) continue;
+    batch.skipTo(from);
+    while (batch.index + 1 < to && batch.next()) {
       const headers: Array<readonly [string, Uint8Array]> = new Array(batch.headerCount);
       for (let h = 0; h < headers.length; h++) {
         batch.nextHeader();

@@ -23,14 +23,9 @@ export function fetchBody(
   encoding: ByteStringEncoding,
   buffers?: BufferPool,
 ): FetchBody {
-  const w =
-    format === 'msgpack'
-      ? msgpackBody(result, new ByteWriter(estimate(result, 1), buffers))
-      : jsonBody(
-          result,
-          encoding,
-          new ByteWriter(estimate(result, encoding === 'base64' ? 4 / 3 : 1), buffers),
-        );
+  const w = new ByteWriter(estimate(result, format === 'json' && encoding === 'base64' ? 4 / 3 : 1), buffers);
+  if (format === 'msgpack') msgpackBody(result, w);
+  else jsonBody(result, encoding, w);
   return { body: w.out.subarray(0, w.at), release: () => w.release() };
 }
 
@@ -151,7 +146,10 @@ class ByteWriter {
 /** Bytes guessed per record for everything but its keys and values. */
 const RECORD_OVERHEAD = 96;
 
-/** A first guess of an answer's size: what its slices' records take in their batches, and more. */
+/**
+ * A first guess of an answer's size: what its slices' records take in their batches (times
+ * `scale`, for base64), and a little more per record.
+ */
 function estimate(result: FetchedBatches, scale: number): number {
   let bytes = 128 + result.recordCount * RECORD_OVERHEAD;
   for (const s of result.slices) {
@@ -181,12 +179,12 @@ const MP_HIGH_WATERMARK = bytesOf(fixstr('high_watermark'));
 const MP_LOG_START_OFFSET = bytesOf(fixstr('log_start_offset'));
 const NIL = 0xc0;
 
-function msgpackBody(result: FetchedBatches, w: ByteWriter): ByteWriter {
+function msgpackBody(result: FetchedBatches, w: ByteWriter): void {
   w.constant(MP_TOP);
   mpArray(w, result.recordCount);
   for (const { data, baseOffset, from, to } of result.slices) {
     const batch = new RecordBatchReader(data);
-    for (let skipped = 0; skipped < from; skipped++) batch.next();
+    batch.skipTo(from);
     while (batch.index + 1 < to && batch.next()) {
       w.constant(MP_RECORD);
       mpNumber(w, baseOffset + batch.index);
@@ -214,7 +212,6 @@ function msgpackBody(result: FetchedBatches, w: ByteWriter): ByteWriter {
   mpNumber(w, result.highWatermark);
   w.constant(MP_LOG_START_OFFSET);
   mpNumber(w, result.logStartOffset);
-  return w;
 }
 
 function mpArray(w: ByteWriter, n: number): void {
@@ -273,13 +270,13 @@ const BACKSLASH = 0x5c;
 /** A key, value or header value of the current record of `batch`. */
 type Field = 'key' | 'value' | 'header';
 
-function jsonBody(result: FetchedBatches, encoding: ByteStringEncoding, w: ByteWriter): ByteWriter {
+function jsonBody(result: FetchedBatches, encoding: ByteStringEncoding, w: ByteWriter): void {
   const bytes = encoding === 'base64' ? jsBase64 : jsUtf8;
   w.constant(JS_TOP);
   let first = true;
   for (const { data, baseOffset, from, to } of result.slices) {
     const batch = new RecordBatchReader(data);
-    for (let skipped = 0; skipped < from; skipped++) batch.next();
+    batch.skipTo(from);
     while (batch.index + 1 < to && batch.next()) {
       const offset = baseOffset + batch.index;
       if (!first) w.byte(COMMA);
@@ -313,7 +310,6 @@ function jsonBody(result: FetchedBatches, encoding: ByteStringEncoding, w: ByteW
   w.constant(JS_LOG_START_OFFSET);
   jsNumber(w, result.logStartOffset);
   w.byte(CLOSE);
-  return w;
 }
 
 /** Bytes as a JSON string of base64. */

@@ -88,6 +88,13 @@ export class RecordBatchReader {
     return true;
   }
 
+  /** Moves to just before record `position` (its next {@link next} reads it), from before it. */
+  skipTo(position: number): void {
+    while (this.index + 1 < position && this.next()) {
+      // Only moving on.
+    }
+  }
+
   /** Moves to the current record's next header (call it {@link headerCount} times). */
   nextHeader(): void {
     this.#at = this.#nextHeader;
