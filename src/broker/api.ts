@@ -62,6 +62,27 @@ export interface FetchResult {
   readonly logStartOffset: number;
 }
 
+/**
+ * Records `from` to `to - 1` (positions in the batch) of one stored record batch: `data` as
+ * `encodeRecordBatch` wrote it (read it with `RecordBatchReader`), its first record at `baseOffset`.
+ */
+export interface BatchSlice {
+  readonly data: Uint8Array;
+  readonly baseOffset: number;
+  readonly from: number;
+  readonly to: number;
+}
+
+/** A fetch's records left in the stored batches they lie in, in offset order. */
+export interface FetchedBatches {
+  readonly slices: readonly BatchSlice[];
+  /** Number of records in all slices. */
+  readonly recordCount: number;
+  readonly nextOffset: number;
+  readonly highWatermark: number;
+  readonly logStartOffset: number;
+}
+
 export interface TopicSummary {
   readonly name: string;
   readonly partitions: number;
@@ -133,6 +154,11 @@ export interface BrokerApi {
   ): Promise<ProduceResult>;
   /** Read committed records (linearizable: served by the leader after a ReadIndex round). */
   fetch(topic: string, partition: number, req: FetchRequest): Promise<FetchResult>;
+  /**
+   * The same read as {@link fetch}, its records left in their stored batches: for front ends that
+   * copy the records' bytes into their answers without decoding them (the HTTP API).
+   */
+  fetchBatches(topic: string, partition: number, req: FetchRequest): Promise<FetchedBatches>;
   cluster(): ClusterDescription;
   /** Replication state of the partitions this broker hosts. */
   partitionStatus(): PartitionStatus[];

@@ -4,7 +4,7 @@ import { type Logger, silentLogger } from '../logger.js';
 import { type GroupStateMachine, type HostTiming, RaftHost } from '../partition/host.js';
 import { LocalTransport } from '../partition/local-transport.js';
 import type { PeerTransport, TransportStats } from '../partition/transport.js';
-import { type Entry, Role } from '../raft/types.js';
+import { Role } from '../raft/types.js';
 import {
   encodeMetadataCommand,
   METADATA_GROUP,
@@ -17,14 +17,16 @@ import {
 import { PartitionMachine } from '../statemachine/partition-machine.js';
 import { type ApplyResult, rejectionError } from '../statemachine/partition-state.js';
 import { bootstrapsGroup, goalReplicas, hostingBrokers } from '../statemachine/placement.js';
-import { decodeRecordBatch, encodeRecordBatch } from '../statemachine/record-batch.js';
+import { encodeRecordBatch } from '../statemachine/record-batch.js';
+import { RecordBatchReader } from '../statemachine/record-batch-reader.js';
 import type { LogStore } from '../storage/log-store.js';
 import type { ClusterAdmin } from './admin.js';
 import type {
+  BatchSlice,
   BrokerApi,
   ClusterDescription,
   CreateTopicRequest,
-  FetchedRecord,
+  FetchedBatches,
   FetchRequest,
   FetchResult,
   PartitionDescription,
@@ -39,7 +41,9 @@ import { Elasticity } from './elasticity.js';
 import { GROUPS_TOPIC, GroupCoordinator } from './groups.js';
 import { LeaderBalancer } from './leader-balance.js';
 import { LogCompaction } from './log-compaction.js';
+import { ReadAhead } from './read-ahead.js';
 import { RetentionEnforcer, type RetentionTarget } from './retention.js';
+import { recordsOfSlices } from './slice-records.js';
 import { checkTopicConfigs, retentionLimits } from './topic-configs.js';
 
 /** Kafka's rule for topic names. */
@@ -47,6 +51,9 @@ const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 const MAX_PARTITIONS = 10_000;
 const DEFAULT_MAX_RECORDS = 500;
 const DEFAULT_MAX_BYTES = 1024 * 1024;
+/** Bytes the reads ahead of catch-up readers may hold together, and how long one waits to be taken. */
+const READ_AHEAD_BYTES = 64 * 1024 * 1024;
+const READ_AHEAD_TTL_MS = 5000;
 /** How often a broker checks that it is registered in the metadata (and the cluster has an id). */
 const HOUSEKEEPING_MS = 250;
 /** Default of {@link BrokerOptions.retentionCheckMs}. */
@@ -109,6 +116,7 @@ export class Broker implements BrokerApi {
   readonly host: RaftHost;
   private readonly metadata: MetadataStateMachine;
   private readonly partitions = new Map<number, PartitionMachine>();
+  private readonly readAhead = new ReadAhead<SlicedRead>(READ_AHEAD_BYTES, READ_AHEAD_TTL_MS);
   /** Every hosted group's preferred leader (its first replica), for leader balancing. */
   private readonly preferredLeaders = new Map<number, number>();
   private readonly balancer: LeaderBalancer;
@@ -159,7 +167,7 @@ export class Broker implements BrokerApi {
     this.balancer = new LeaderBalancer(this.host, o.id);
     this.retention = new RetentionEnforcer({
       host: this.host,
-      read: (group, lo, hi, maxBytes) => this.readEntries(group, lo, hi, maxBytes),
+      read: (group, lo, hi, maxBytes) => this.store.readEntries(group, lo, hi, maxBytes),
       logger: this.log,
     });
     this.compaction = new LogCompaction(this.host, o.compactionEntries ?? COMPACTION_ENTRIES);
@@ -526,12 +534,37 @@ export class Broker implements BrokerApi {
   }
 
   async fetch(topic: string, partition: number, req: FetchRequest): Promise<FetchResult> {
+    const { slices, nextOffset, highWatermark, logStartOffset } = await this.fetchBatches(
+      topic,
+      partition,
+      req,
+    );
+    return { records: recordsOfSlices(slices), nextOffset, highWatermark, logStartOffset };
+  }
+
+  async fetchBatches(topic: string, partition: number, req: FetchRequest): Promise<FetchedBatches> {
     const { group, machine } = await this.leaderReplica(topic, partition);
-    // Linearizable: confirm leadership with a quorum and apply everything committed before.
-    await this.host.readIndex(group);
     const maxRecords = req.maxRecords ?? DEFAULT_MAX_RECORDS;
     const maxBytes = req.maxBytes ?? DEFAULT_MAX_BYTES;
     const deadline = Date.now() + (req.timeoutMs ?? 0);
+    // Linearizable: confirm leadership with a quorum and apply everything committed before. The
+    // records applied here already are committed and never change, so they are read while that
+    // round is under way (or were read ahead after the previous fetch). The round decides whether
+    // to answer at all, and what is taken after it: whether the offset is in range, where the
+    // answer ends (a read that stopped short of its limits is done again if more was applied
+    // meanwhile) and the high watermark it reports.
+    const round = this.host.readIndex(group);
+    const readKey = `${req.offset}/${maxRecords}/${maxBytes}`;
+    let early = this.readAhead.take(group, machine, readKey);
+    if (
+      early === undefined &&
+      req.offset >= machine.state.logStartOffset &&
+      req.offset < machine.state.highWatermark
+    ) {
+      early = this.readSlices(group, machine, req.offset, maxRecords, maxBytes);
+      early.catch(() => undefined); // met again below, unless the round failed
+    }
+    await round;
     for (;;) {
       const state = machine.state;
       const hw = state.highWatermark;
@@ -543,18 +576,31 @@ export class Broker implements BrokerApi {
       }
       const wait = deadline - Date.now();
       if (req.offset < hw || wait <= 0 || req.signal?.aborted || !this.partitions.has(group)) {
-        let records: FetchedRecord[];
+        const before = early;
+        early = undefined;
+        let read: SlicedRead;
         try {
-          records = await this.readRecords(group, machine, req.offset, maxRecords, maxBytes);
+          read = await (before ?? this.readSlices(group, machine, req.offset, maxRecords, maxBytes));
+          // Read before the round up to an applied index the log has moved past, short of the
+          // limits: read again, so that the answer holds all it would had it been read after.
+          if (before && !read.full && read.applied < machine.state.appliedIndex)
+            read = await this.readSlices(group, machine, req.offset, maxRecords, maxBytes);
         } catch (err) {
           // Retention moved the log start past `offset` while reading: answer with the new one.
           if (isErrorCode(err, 'LOG_COMPACTED') && req.offset < machine.state.logStartOffset) continue;
           throw err;
         }
-        const last = records[records.length - 1];
+        const nextOffset = req.offset + read.records;
+        if (read.full && nextOffset < machine.state.highWatermark) {
+          // Stopped at a limit: the reader is likely to ask for what follows next.
+          this.readAhead.start(group, machine, `${nextOffset}/${maxRecords}/${maxBytes}`, maxBytes, () =>
+            this.readSlices(group, machine, nextOffset, maxRecords, maxBytes),
+          );
+        }
         return {
-          records,
-          nextOffset: last ? last.offset + 1 : req.offset,
+          slices: read.slices,
+          recordCount: read.records,
+          nextOffset,
           highWatermark: machine.state.highWatermark,
           logStartOffset: machine.state.logStartOffset,
         };
@@ -563,57 +609,54 @@ export class Broker implements BrokerApi {
     }
   }
 
-  /** Committed records from `offset`: at most `maxRecords`, about `maxBytes` (at least one). */
-  private async readRecords(
+  /**
+   * Committed records from `offset`, left in their stored batches: at most `maxRecords`, about
+   * `maxBytes` of keys and values (at least one record).
+   */
+  private async readSlices(
     group: number,
     machine: PartitionMachine,
     offset: number,
     maxRecords: number,
     maxBytes: number,
-  ): Promise<FetchedRecord[]> {
+  ): Promise<SlicedRead> {
     const state = machine.state;
-    const out: FetchedRecord[] = [];
-    const first = state.locate(offset);
-    if (!first) return out;
+    const slices: BatchSlice[] = [];
     const applied = state.appliedIndex;
+    let records = 0;
+    const first = state.locate(offset);
+    if (!first) return { slices, records, full: false, applied };
     let bytes = 0;
     let index = first.index;
-    while (index <= applied && out.length < maxRecords) {
-      const entries = await this.readEntries(group, index, applied + 1, maxBytes);
+    while (index <= applied) {
+      // From the tail cache when the entries are still there, from disk otherwise (catch-up).
+      const entries = await this.store.readEntries(group, index, applied + 1, maxBytes);
       if (entries.length === 0) break;
       for (const e of entries) {
         index = e.index + 1;
         const loc = state.entryAt(e.index);
         if (!loc) continue;
-        const batch = decodeRecordBatch(e.data);
-        for (let i = Math.max(0, offset - loc.baseOffset); i < loc.count; i++) {
-          const r = batch.records[i]!;
-          const size = r.value.byteLength + (r.key?.byteLength ?? 0);
-          if (out.length > 0 && (bytes + size > maxBytes || out.length >= maxRecords)) return out;
+        const batch = new RecordBatchReader(e.data);
+        const from = Math.max(0, offset - loc.baseOffset);
+        batch.skipTo(from);
+        let to = from;
+        let full = false;
+        while (to < loc.count && batch.next()) {
+          const size = batch.valueEnd - batch.valueStart + (batch.keyEnd - batch.keyStart);
+          if (records > 0 && (bytes + size > maxBytes || records >= maxRecords)) {
+            full = true;
+            break;
+          }
           bytes += size;
-          out.push({
-            offset: loc.baseOffset + i,
-            key: r.key ?? null,
-            value: r.value,
-            headers: r.headers ?? [],
-            timestamp: batch.timestamp,
-          });
+          records++;
+          to++;
         }
-        if (bytes >= maxBytes || out.length >= maxRecords) return out;
+        if (to > from) slices.push({ data: e.data, baseOffset: loc.baseOffset, from, to });
+        if (full || bytes >= maxBytes || records >= maxRecords)
+          return { slices, records, full: true, applied };
       }
     }
-    return out;
-  }
-
-  /** Entries from the store's memory when it has them there, from disk otherwise (catch-up). */
-  private async readEntries(
-    group: number,
-    lo: number,
-    hi: number,
-    maxBytes: number,
-  ): Promise<readonly Entry[]> {
-    const cached = this.store.group(group).entries(lo, hi, maxBytes);
-    return cached ?? (await this.store.readEntries(group, lo, hi, maxBytes));
+    return { slices, records, full: false, applied };
   }
 
   // ---- cluster -------------------------------------------------------------------------------
@@ -696,12 +739,23 @@ export class Broker implements BrokerApi {
     this.closed = true;
     clearInterval(this.housekeeping);
     clearInterval(this.retentionTimer);
+    this.readAhead.clear();
     this.groups.close();
     for (const machine of this.partitions.values()) machine.wakeReaders();
     await this.host.close();
     await this.transport.close();
     await this.store.close();
   }
+}
+
+/** What one read of a partition found: its records' slices, and how many records they hold. */
+interface SlicedRead {
+  readonly slices: BatchSlice[];
+  readonly records: number;
+  /** True when it stopped at its byte or record limit, not at the end of the log. */
+  readonly full: boolean;
+  /** The applied index it read up to (at most). */
+  readonly applied: number;
 }
 
 function notLeader(leader: number, what: string): RaftlogError {

@@ -3,12 +3,14 @@ import type { BrokerApi, ProduceRecord } from '../broker/api.js';
 import { RaftlogError } from '../errors.js';
 import { DefaultPartitioner } from '../statemachine/partitioner.js';
 import { buildAdminRoutes, moveView } from './admin-routes.js';
+import type { BufferPool } from './buffer-pool.js';
 import { checkEncoding } from './byte-strings.js';
 import { type BrokerUrlLookup, replyForError } from './error-response.js';
+import { fetchBody } from './fetch-body.js';
 import { FORWARDED_HEADER, type Forwarder } from './forwarder.js';
 import { forwardTarget } from './forwarding.js';
 import { buildGroupRoutes } from './group-routes.js';
-import { MSGPACK_TYPE, type ParsedBody, serialize, type WireFormat } from './media.js';
+import { CONTENT_TYPES, MSGPACK_TYPE, type ParsedBody, serialize, type WireFormat } from './media.js';
 import type { HttpMetrics, Operation } from './metrics.js';
 import { parseProduceBody } from './produce-body.js';
 import {
@@ -28,7 +30,7 @@ import {
   MAX_INT32,
   parseCount,
 } from './validate.js';
-import { clusterView, fetchView, produceResultView, statusView, topicListView, topicView } from './views.js';
+import { clusterView, produceResultView, statusView, topicListView, topicView } from './views.js';
 
 /**
  * The routes of issue 5's contract, as data: method, path, operation (the metrics label) and a
@@ -43,10 +45,18 @@ export const MAX_FETCH_RECORDS = 100_000;
 /** Most bytes one fetch may ask for (`max_bytes`). */
 export const MAX_FETCH_BYTES = 64 * 1024 * 1024;
 
-/** A handler's answer: a body to serialize (none for 204), or bytes already in their final form. */
+/**
+ * A handler's answer: a body to serialize (none for 204), or bytes already in their final form
+ * (with `sent`, called once they were all handed to the socket, never if the answer was cut off).
+ */
 export type Answer =
   | { readonly status: number; readonly body?: unknown }
-  | { readonly status: number; readonly raw: Buffer | string; readonly contentType: string | undefined };
+  | {
+      readonly status: number;
+      readonly raw: Buffer | string;
+      readonly contentType: string | undefined;
+      readonly sent?: () => void;
+    };
 
 /** One route of the API. */
 export interface RouteDef {
@@ -70,6 +80,8 @@ export interface RouteContext {
   readonly forwarder: Forwarder;
   readonly maxRecordBytes: number;
   readonly brokerUrl: BrokerUrlLookup;
+  /** Reused buffers for the bodies of large fetch answers. */
+  readonly bodyBuffers: BufferPool;
 }
 
 type Params = Record<string, string>;
@@ -272,10 +284,10 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
           signal: clientGone(),
         };
         const { topic, partition } = await partitionParams(req);
-        const result = await broker.fetch(topic, partition, fetchReq);
-        const body = fetchView(result, format, encoding);
-        metrics.countRecords('fetched', result.records.length);
-        return { status: 200, body };
+        const result = await broker.fetchBatches(topic, partition, fetchReq);
+        const { body, release } = fetchBody(result, format, encoding, ctx.bodyBuffers);
+        metrics.countRecords('fetched', result.recordCount);
+        return { status: 200, raw: body, contentType: CONTENT_TYPES[format], sent: release };
       },
       forwardWaitMs(req) {
         // Only reached after the handler validated the query.

@@ -5,6 +5,7 @@ import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { BrokerApi } from '../broker/api.js';
 import { type Logger, silentLogger } from '../logger.js';
+import { BufferPool } from './buffer-pool.js';
 import { type ErrorReply, errorReply, replyForError } from './error-response.js';
 import { Forwarder } from './forwarder.js';
 import { forwardTarget } from './forwarding.js';
@@ -59,6 +60,10 @@ declare module 'fastify' {
     operation?: Operation;
   }
 }
+
+/** Reused answer buffers kept (two catch-up readers' fetches of 8 MiB), and the largest one kept. */
+const BODY_BUFFERS_KEPT = 2;
+const BODY_BUFFER_BYTES = 16 * 1024 * 1024;
 
 /** How long a connection answered outside fastify may wait for the client to close its side. */
 const LINGER_MS = 5000;
@@ -119,7 +124,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   function send(req: FastifyRequest, reply: FastifyReply, answer: Answer): FastifyReply {
     reply.code(answer.status);
-    if ('raw' in answer) return reply.type(answer.contentType ?? 'application/octet-stream').send(answer.raw);
+    if ('raw' in answer) {
+      if (answer.sent) reply.raw.once('finish', answer.sent);
+      return reply.type(answer.contentType ?? 'application/octet-stream').send(answer.raw);
+    }
     if (answer.body === undefined) return reply.send();
     const format = responseFormat(req.headers.accept, req.headers['content-type']);
     return reply.type(CONTENT_TYPES[format]).send(serialize(format, answer.body));
@@ -166,7 +174,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     }
   }
 
-  const routes = buildRoutes({ broker, metrics, forwarder, maxRecordBytes, brokerUrl });
+  const bodyBuffers = new BufferPool(BODY_BUFFERS_KEPT, BODY_BUFFER_BYTES);
+  const routes = buildRoutes({ broker, metrics, forwarder, maxRecordBytes, brokerUrl, bodyBuffers });
   for (const def of routes) {
     app.route({
       method: def.method,

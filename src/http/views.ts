@@ -1,14 +1,11 @@
 import type {
   ClusterDescription,
-  FetchResult,
   PartitionDescription,
   PartitionStatus,
   ProduceResult,
   TopicDescription,
   TopicSummary,
 } from '../broker/api.js';
-import { type ByteStringEncoding, bytesToString } from './byte-strings.js';
-import type { WireFormat } from './media.js';
 
 /** The broker's answers as the contract's snake_case bodies. */
 
@@ -75,31 +72,5 @@ export function produceResultView(r: ProduceResult) {
     base_offset: r.baseOffset,
     last_offset: r.lastOffset,
     ...(r.duplicate === true ? { duplicate: true } : {}),
-  };
-}
-
-/**
- * `GET /v1/topics/{topic}/partitions/{p}/records`: keys, values and header values as raw bytes
- * in msgpack, as strings by `encoding` in JSON. Headers are `[{"name","value"}]`.
- */
-export function fetchView(r: FetchResult, format: WireFormat, encoding: ByteStringEncoding) {
-  const bytes =
-    format === 'msgpack'
-      ? (_field: string, b: Uint8Array) => b
-      : (field: string, b: Uint8Array) => bytesToString(field, b, encoding);
-  return {
-    records: r.records.map((rec) => {
-      const at = `record at offset ${rec.offset}:`;
-      return {
-        offset: rec.offset,
-        key: rec.key === null ? null : bytes(`${at} key`, rec.key),
-        value: bytes(`${at} value`, rec.value),
-        headers: rec.headers.map(([name, v]) => ({ name, value: bytes(`${at} header ${name}`, v) })),
-        timestamp: rec.timestamp,
-      };
-    }),
-    next_offset: r.nextOffset,
-    high_watermark: r.highWatermark,
-    log_start_offset: r.logStartOffset,
   };
 }

@@ -65,6 +65,10 @@ import {
  */
 export const FORMAT_VERSION = 2;
 
+/** Bounds of the bytes one step of a disk scan reads (see `#scan`). */
+const SCAN_BATCH_MIN_BYTES = 64 * 1024;
+const SCAN_BATCH_MAX_BYTES = 4 * 1024 * 1024;
+
 /** Published on `raftlog:storage:batch` after each synced batch: `{ ops, durationMs }`. */
 export const batchChannel = diagnostics.channel('raftlog:storage:batch');
 
@@ -525,13 +529,19 @@ export class LevelLogStore implements LogStore {
    */
   async #scan(g: GroupState, lo: number, hi: number, maxBytes: number): Promise<Entry[]> {
     const out: Entry[] = [];
-    const it = this.#db.iterator({ gte: entryKey(g.groupId, lo), lt: entryKey(g.groupId, hi) });
+    const it = this.#db.iterator({
+      gte: entryKey(g.groupId, lo),
+      lt: entryKey(g.groupId, hi),
+      // Each nextv() hands over up to this many bytes at once (classic-level's default, 16 KiB,
+      // means one call, one round trip to LevelDB's thread, per entry of 16 KiB or more).
+      highWaterMarkBytes: Math.min(Math.max(maxBytes, SCAN_BATCH_MIN_BYTES), SCAN_BATCH_MAX_BYTES),
+    });
     try {
       let bytes = 0;
       for (;;) {
         let items: [Buffer, Buffer][];
         try {
-          items = await it.nextv(64);
+          items = await it.nextv(1000);
         } catch (err) {
           // LevelDB's own checks (a table's blocks, its index) or the disk failed the read.
           if (isDiskDamage(err)) throw this.#damaged(g, `unreadable: ${(err as Error).message}`, err);

@@ -2,6 +2,7 @@ import type {
   BrokerApi,
   ClusterDescription,
   CreateTopicRequest,
+  FetchedBatches,
   FetchedRecord,
   FetchRequest,
   FetchResult,
@@ -13,6 +14,7 @@ import type {
   TopicSummary,
 } from '../../src/broker/api.js';
 import { RaftlogError } from '../../src/errors.js';
+import { encodeRecordBatch } from '../../src/statemachine/record-batch.js';
 
 /** A broker call, as seen by {@link FakeBroker.fault}. */
 export interface FakeCall {
@@ -192,6 +194,21 @@ export class FakeBroker implements BrokerApi {
       highWatermark: log.length,
       logStartOffset: logStart,
     };
+  }
+
+  /** {@link fetch}, each record stored as a batch of its own. */
+  async fetchBatches(topic: string, partition: number, req: FetchRequest): Promise<FetchedBatches> {
+    const { records, ...rest } = await this.fetch(topic, partition, req);
+    const slices = records.map((r) => ({
+      data: encodeRecordBatch({
+        records: [{ value: r.value, ...(r.key === null ? {} : { key: r.key }), headers: r.headers }],
+        timestamp: r.timestamp,
+      }),
+      baseOffset: r.offset,
+      from: 0,
+      to: 1,
+    }));
+    return { slices, recordCount: records.length, ...rest };
   }
 
   cluster(): ClusterDescription {
