@@ -244,6 +244,7 @@ export class RaftHost {
     this.peers = o.peers ?? (() => []);
     this.throttlesLearners = o.throttlesLearners ?? (() => true);
     this.throttle = new LearnerThrottle(o.learnerBandwidth ?? DEFAULT_MOVE_BANDWIDTH, (peer, messages) => {
+      this.stats.learnerBytes = this.throttle.bytesSent;
       if (!this.closed && !this.failure) this.transport.send(peer, messages);
     });
     this.transport.onReceive((from, messages) => this.receive(from, messages));
@@ -719,14 +720,12 @@ export class RaftHost {
       for (const message of messages) {
         if (
           message.type === MessageType.App &&
-          message.entries.length > 0 &&
           g.node.isLearner(message.to) &&
           this.throttlesLearners(g.id)
         ) {
-          // Catch-up traffic is rate-limited so it cannot starve live replication.
-          const bytes = entriesSize(message.entries);
-          this.stats.learnerBytes += bytes;
-          this.throttle.offer(message.to, { group: g.id, message }, bytes);
+          // Catch-up traffic is rate-limited so it cannot starve live replication; empty appends
+          // queue too, so that none overtakes the held ones (see LearnerThrottle).
+          this.throttle.offer(message.to, { group: g.id, message }, entriesSize(message.entries));
           continue;
         }
         const list = perPeer.get(message.to);

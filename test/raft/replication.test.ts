@@ -164,6 +164,32 @@ describe('Raft thesis §10.2 pipelining and flow control', () => {
     expect(c.peer(2).sm.values()).toHaveLength(10);
   });
 
+  it('§10.2 flow control: a heartbeat answer over a full window brings an empty append, no entries past the limits', () => {
+    const c = new Cluster({ voters: [1, 2, 3], settings: { maxInflightMsgs: 2 } });
+    c.elect(1);
+    for (let i = 0; i < 5; i++) {
+      c.propose(1, `p${i}`);
+      c.processReady(1);
+    }
+    const window = c.pending.filter(appendsTo(2));
+    expect(window).toHaveLength(2);
+    // The appends are slow on the way (held by a bandwidth limit); the heartbeats are not.
+    c.tick(1, 1);
+    c.processReady(1);
+    c.deliver((m) => m.type === MessageType.Heartbeat && m.to === 2);
+    c.processReady(2);
+    c.deliver((m) => m.type === MessageType.HeartbeatResp && m.from === 2);
+    c.processReady(1);
+    const after = c.pending.filter(appendsTo(2));
+    expect(after.slice(0, 2)).toEqual(window);
+    // The probe asks whether the window arrived: it follows the window's last entry, and carries none.
+    const lastSent = window[1]!.index + window[1]!.entries.length;
+    expect(after.slice(2)).toEqual([expect.objectContaining({ index: lastSent, entries: [] })]);
+    c.stabilize();
+    expect(c.sentMatching(rejectionsFrom(2))).toEqual([]);
+    expect(c.peer(2).sm.values()).toHaveLength(5);
+  });
+
   it('§10.2 flow control: sending stops once the entry bytes in flight to a follower reach maxInflightBytes', () => {
     const limit = 1000;
     const c = new Cluster({ voters: [1, 2, 3], settings: { maxInflightBytes: limit } });
