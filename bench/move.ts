@@ -67,6 +67,28 @@ function p99(latencies: number[]): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!;
 }
 
+/**
+ * Create the topic through the metadata leader: a broker that does not lead the metadata group
+ * answers 503 NOT_LEADER with the leader's id (or none yet, just after the cluster started).
+ */
+async function createTopic(urls: readonly string[]): Promise<void> {
+  let target = urls[0]!;
+  for (let attempt = 0; ; attempt++) {
+    const res = await call(target, 'POST', '/v1/topics', {
+      name: TOPIC,
+      partitions: 1,
+      replication_factor: 3,
+    });
+    if (res.status === 201) return;
+    const body = (await res.json()) as Wire;
+    if (res.status !== 503 || body.retriable !== true || attempt >= 50)
+      throw new Error(`create topic: ${res.status} ${JSON.stringify(body)}`);
+    const leader = body.leader_id;
+    if (typeof leader === 'number' && urls[leader - 1] !== undefined) target = urls[leader - 1]!;
+    else await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** Open-loop producer: one 1 KiB record every 1/rate s, whatever the answers take. */
 class SteadyLoad {
   readonly samples: Array<{ at: number; ms: number; ok: boolean }> = [];
@@ -125,12 +147,7 @@ const cluster = await startProcessCluster(3, 'warn', {
 });
 try {
   const [url] = cluster.urls as [string];
-  const created = await call(url, 'POST', '/v1/topics', {
-    name: TOPIC,
-    partitions: 1,
-    replication_factor: 3,
-  });
-  if (created.status !== 201) throw new Error(`create topic: ${created.status} ${await created.text()}`);
+  await createTopic(cluster.urls);
 
   // Fill the partition.
   const fillStart = performance.now();
