@@ -2,7 +2,12 @@ import fc from 'fast-check';
 import { pack, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { isErrorCode } from '../../src/errors.js';
-import { decodeGroupMessages, encodeGroupMessages } from '../../src/partition/message-codec.js';
+import {
+  decodeGroupMessages,
+  encodeGroupMessageParts,
+  encodeGroupMessages,
+} from '../../src/partition/message-codec.js';
+import { partsLength } from '../../src/partition/msgpack-parts.js';
 import type { GroupMessage } from '../../src/partition/transport.js';
 import { type Entry, EntryType, type Message, MessageType } from '../../src/raft/types.js';
 import { msg } from '../raft/helpers/messages.js';
@@ -34,7 +39,11 @@ const LOCAL_TYPES = [
 
 // Zero often, so that runs of trailing defaults are left out and restored.
 const count = fc.oneof(fc.constant(0), fc.nat(1_000), fc.maxSafeNat());
-const bytes = fc.uint8Array({ maxLength: 24 });
+// Mostly small; now and then long enough for a 16- or 32-bit length, and to be referenced, not copied.
+const bytes = fc.oneof(
+  { arbitrary: fc.uint8Array({ maxLength: 24 }), weight: 8 },
+  { arbitrary: fc.integer({ min: 200, max: 70_000 }).map((n) => new Uint8Array(n).fill(n % 251)), weight: 1 },
+);
 const ids = fc.array(count, { maxLength: 4 });
 
 const entryArb: fc.Arbitrary<Entry> = fc.record({
@@ -88,8 +97,9 @@ const messageArb: fc.Arbitrary<Message> = fc.record(
   },
 );
 
+// Now and then more messages than a msgpack fixarray holds.
 const frameArb: fc.Arbitrary<GroupMessage[]> = fc.array(fc.record({ group: count, message: messageArb }), {
-  maxLength: 6,
+  maxLength: 20,
 });
 
 function expectInvalid(payload: Uint8Array): void {
@@ -139,6 +149,27 @@ describe('message codec', () => {
     expect(unpack(encodeGroupMessages([{ group: 0, message: read }]) as Buffer)).toEqual([
       [0, MessageType.ReadIndex, 1, 2, 0, 0, 0, [], 0, false, 0, null, Buffer.of(1)],
     ]);
+  });
+
+  it('references large byte fields in the payload parts instead of copying them', () => {
+    const big = new Uint8Array(1024 * 1024).fill(7);
+    const small = Uint8Array.of(1, 2, 3);
+    const app = msg({
+      type: MessageType.App,
+      from: 1,
+      to: 2,
+      term: 1,
+      entries: [
+        { term: 1, index: 1, type: EntryType.Normal, data: big },
+        { term: 1, index: 2, type: EntryType.Normal, data: small },
+      ],
+      commit: 1,
+    });
+    const parts = encodeGroupMessageParts([{ group: 1, message: app }]);
+    expect(parts.filter((p) => p === big)).toHaveLength(1);
+    // The message around it: a few dozen bytes.
+    expect(partsLength(parts.filter((p) => p !== big))).toBeLessThan(64);
+    expect(decodeGroupMessages(Buffer.concat(parts))).toEqual([{ group: 1, message: app }]);
   });
 
   it('decodes byte fields as views of the payload, without copies', () => {
