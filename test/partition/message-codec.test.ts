@@ -39,68 +39,73 @@ const LOCAL_TYPES = [
 
 // Zero often, so that runs of trailing defaults are left out and restored.
 const count = fc.oneof(fc.constant(0), fc.nat(1_000), fc.maxSafeNat());
-// Mostly small; now and then long enough for a 16- or 32-bit length, and to be referenced, not copied.
-const bytes = fc.oneof(
-  { arbitrary: fc.uint8Array({ maxLength: 24 }), weight: 8 },
+const ids = fc.array(count, { maxLength: 4 });
+const smallBytes = fc.uint8Array({ maxLength: 24 });
+// Now and then long enough for a 16- or 32-bit length, and to be referenced, not copied.
+const anyBytes = fc.oneof(
+  { arbitrary: smallBytes, weight: 8 },
   { arbitrary: fc.integer({ min: 200, max: 70_000 }).map((n) => new Uint8Array(n).fill(n % 251)), weight: 1 },
 );
-const ids = fc.array(count, { maxLength: 4 });
 
-const entryArb: fc.Arbitrary<Entry> = fc.record({
-  term: count,
-  index: count,
-  type: fc.constantFrom(EntryType.Normal, EntryType.ConfChange),
-  data: bytes,
-});
-
-const messageArb: fc.Arbitrary<Message> = fc.record(
-  {
-    type: fc.constantFrom(...PEER_TYPES),
-    from: count,
-    to: count,
+/** Frames of peer messages whose byte fields come from `bytes`. */
+function framesWith(bytes: fc.Arbitrary<Uint8Array>): fc.Arbitrary<GroupMessage[]> {
+  const entryArb: fc.Arbitrary<Entry> = fc.record({
     term: count,
-    logTerm: count,
     index: count,
-    entries: fc.oneof(fc.constant([]), fc.array(entryArb, { maxLength: 4 })),
-    commit: count,
-    reject: fc.boolean(),
-    rejectHint: count,
-    snapshot: fc.record({
-      meta: fc.record({
-        index: count,
-        term: count,
-        confState: fc.record({
-          voters: ids,
-          learners: ids,
-          votersOutgoing: ids,
-          learnersNext: ids,
-          autoLeave: fc.boolean(),
-        }),
-      }),
-      data: bytes,
-    }),
-    context: bytes,
-  },
-  {
-    requiredKeys: [
-      'type',
-      'from',
-      'to',
-      'term',
-      'logTerm',
-      'index',
-      'entries',
-      'commit',
-      'reject',
-      'rejectHint',
-    ],
-  },
-);
+    type: fc.constantFrom(EntryType.Normal, EntryType.ConfChange),
+    data: bytes,
+  });
 
-// Now and then more messages than a msgpack fixarray holds.
-const frameArb: fc.Arbitrary<GroupMessage[]> = fc.array(fc.record({ group: count, message: messageArb }), {
-  maxLength: 20,
-});
+  const messageArb: fc.Arbitrary<Message> = fc.record(
+    {
+      type: fc.constantFrom(...PEER_TYPES),
+      from: count,
+      to: count,
+      term: count,
+      logTerm: count,
+      index: count,
+      entries: fc.oneof(fc.constant([]), fc.array(entryArb, { maxLength: 4 })),
+      commit: count,
+      reject: fc.boolean(),
+      rejectHint: count,
+      snapshot: fc.record({
+        meta: fc.record({
+          index: count,
+          term: count,
+          confState: fc.record({
+            voters: ids,
+            learners: ids,
+            votersOutgoing: ids,
+            learnersNext: ids,
+            autoLeave: fc.boolean(),
+          }),
+        }),
+        data: bytes,
+      }),
+      context: bytes,
+    },
+    {
+      requiredKeys: [
+        'type',
+        'from',
+        'to',
+        'term',
+        'logTerm',
+        'index',
+        'entries',
+        'commit',
+        'reject',
+        'rejectHint',
+      ],
+    },
+  );
+
+  // Now and then more messages than a msgpack fixarray holds.
+  return fc.array(fc.record({ group: count, message: messageArb }), { maxLength: 20 });
+}
+
+// Small byte fields: cheap to mutate byte by byte.
+const frameArb = framesWith(smallBytes);
 
 function expectInvalid(payload: Uint8Array): void {
   let thrown: unknown;
@@ -132,6 +137,15 @@ describe('message codec', () => {
       fc.property(frameArb, (frame) => {
         expect(decodeGroupMessages(encodeGroupMessages(frame))).toEqual(frame);
       }),
+    );
+  });
+
+  it('round-trips frames with large byte fields (16- and 32-bit lengths, referenced, not copied)', () => {
+    fc.assert(
+      fc.property(framesWith(anyBytes), (frame) => {
+        expect(decodeGroupMessages(encodeGroupMessages(frame))).toEqual(frame);
+      }),
+      { numRuns: 20 },
     );
   });
 
