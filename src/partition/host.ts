@@ -247,6 +247,7 @@ export class RaftHost {
       this.stats.learnerBytes = this.throttle.bytesSent;
       if (!this.closed && !this.failure) this.transport.send(peer, messages);
     });
+    this.store.onEntriesLoaded((group) => this.entriesLoaded(group));
     this.transport.onReceive((from, messages) => this.receive(from, messages));
     this.transport.onUnreachable((peer, messages) => this.unreachable(peer, messages));
     this.ticker = setInterval(() => this.tick(), this.timing.tickMs);
@@ -612,6 +613,14 @@ export class RaftHost {
       }
     }
     this.scheduleTurn();
+  }
+
+  /** The store loaded entries a group's Raft asked for: what waited for them goes on now. */
+  private entriesLoaded(group: number): void {
+    const g = this.groups.get(group);
+    if (!g || this.failure || this.closed) return;
+    g.node.entriesLoaded();
+    this.touch(g);
   }
 
   private unreachable(peer: number, messages: readonly GroupMessage[]): void {

@@ -545,7 +545,7 @@ export class Raft {
     const lastIndex = this.log.lastIndex();
     const ents =
       prevTerm === undefined ? 'compacted' : this.log.slice(pr.next, lastIndex + 1, this.cfg.maxSizePerMsg);
-    if (ents === undefined) return false; // being loaded into memory; retried on a later event
+    if (ents === undefined) return false; // being loaded into memory: see entriesLoaded
     if (ents === 'compacted') return this.sendSnapshot(to);
     if (ents.length === 0 && !sendIfEmpty) return false;
     this.send(
@@ -595,6 +595,12 @@ export class Raft {
     this.send(message({ type: MessageType.Snap, to, snapshot }));
     pr.becomeSnapshot(snapshot.meta.index);
     return true;
+  }
+
+  /** The storage loaded entries it was asked for: send the appends that waited for them. */
+  entriesLoaded(): void {
+    if (this.role !== Role.Leader) return;
+    for (const id of this.trk.memberIds()) if (id !== this.id) this.maybeSendAppend(id, false);
   }
 
   private bcastAppend(): void {

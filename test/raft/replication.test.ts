@@ -1,10 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ProgressState } from '../../src/raft/rawnode.js';
 import type { Message } from '../../src/raft/types.js';
 import { MessageType, Role } from '../../src/raft/types.js';
 import { Cluster } from './helpers/cluster.js';
 import type { LogState } from './helpers/log-state.js';
-import { entriesWithTerms, membership } from './helpers/log-state.js';
+import { entriesWithTerms, GROUP, membership } from './helpers/log-state.js';
 import { electionTraffic, entryBytes } from './helpers/messages.js';
 
 const appendsTo = (to: number) => (m: Message) => m.type === MessageType.App && m.to === to;
@@ -188,6 +188,36 @@ describe('Raft thesis §10.2 pipelining and flow control', () => {
     c.stabilize();
     expect(c.sentMatching(rejectionsFrom(2))).toEqual([]);
     expect(c.peer(2).sm.values()).toHaveLength(5);
+  });
+
+  it('§10.2: appends that waited for entries the storage was loading go out as soon as it has them', () => {
+    const c = new Cluster({ voters: [1, 2, 3] });
+    c.elect(1);
+    c.crash(3);
+    for (const data of ['a', 'b', 'c']) c.propose(1, data);
+    c.stabilize();
+    c.restart(3);
+    // Stable entries are on disk and not in memory: the storage answers undefined and loads them.
+    const log = Object.getPrototypeOf(c.peer(1).store.group(GROUP)) as {
+      entries(lo: number, hi: number, maxBytes: number): unknown;
+    };
+    const read = log.entries;
+    let loading = true;
+    const entries = vi.spyOn(log, 'entries').mockImplementation(function (this: unknown, lo, hi, maxBytes) {
+      return loading ? undefined : read.call(this, lo, hi, maxBytes);
+    });
+    try {
+      // A heartbeat round finds node 3 behind; the leader has nothing in memory to send it.
+      c.tick(1);
+      c.stabilize();
+      expect(c.peer(3).sm.values()).toEqual([]);
+      loading = false;
+      c.node(1).entriesLoaded();
+      c.stabilize();
+      expect(c.peer(3).sm.values()).toEqual(['a', 'b', 'c']);
+    } finally {
+      entries.mockRestore();
+    }
   });
 
   it('§10.2 flow control: sending stops once the entry bytes in flight to a follower reach maxInflightBytes', () => {
