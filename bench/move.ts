@@ -3,7 +3,8 @@
  * joins (`raftlog start --join`) and one follower replica moves to it while a producer writes at
  * a steady rate. Reports the time the move takes, the bytes copied to the new replica, and the
  * produce latency p99 and error count during the move against the steady state before it.
- * Target: no errors, p99 during the move at most 3× the steady p99.
+ * Target: no errors, p99 during the move at most 3× the steady p99. Also reports, per broker,
+ * the p99 of its synced group-commit batches in both phases: how much slower the disk got.
  *
  *   npm run bench:move -- [--size-mib 1024] [--rate 100] [--steady-s 15] [--move-bandwidth 50MiB]
  */
@@ -61,10 +62,58 @@ async function learnerBytes(urls: readonly string[]): Promise<number> {
   return total;
 }
 
+/** Per broker, the cumulative buckets of `raftlog_batch_duration_seconds{sync="true"}` (le → count). */
+async function syncedBatchBuckets(urls: readonly string[]): Promise<Array<Map<number, number>>> {
+  return Promise.all(
+    urls.map(async (url) => {
+      const text = await (await call(url, 'GET', '/metrics')).text();
+      const buckets = new Map<number, number>();
+      for (const m of text.matchAll(/^raftlog_batch_duration_seconds_bucket\{([^}]*)\} (\d+)$/gm)) {
+        const le = /le="([^"]+)"/.exec(m[1]!)?.[1];
+        if (!m[1]!.includes('sync="true"') || le === undefined) continue;
+        buckets.set(le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le), Number(m[2]));
+      }
+      return buckets;
+    }),
+  );
+}
+
+/** The bucket bound (ms) below which 99% of the synced batches between two scrapes fell. */
+function batchP99Ms(before: Map<number, number>, after: Map<number, number>): number {
+  const total = (after.get(Number.POSITIVE_INFINITY) ?? 0) - (before.get(Number.POSITIVE_INFINITY) ?? 0);
+  if (total === 0) return Number.NaN;
+  for (const [le, count] of [...after].sort(([a], [b]) => a - b)) {
+    if (count - (before.get(le) ?? 0) >= total * 0.99) return le * 1000;
+  }
+  return Number.NaN;
+}
+
 function p99(latencies: number[]): number {
   if (latencies.length === 0) return Number.NaN;
   const sorted = [...latencies].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!;
+}
+
+/**
+ * Create the topic through the metadata leader: a broker that does not lead the metadata group
+ * answers 503 NOT_LEADER with the leader's id (or none yet, just after the cluster started).
+ */
+async function createTopic(urls: readonly string[]): Promise<void> {
+  let target = urls[0]!;
+  for (let attempt = 0; ; attempt++) {
+    const res = await call(target, 'POST', '/v1/topics', {
+      name: TOPIC,
+      partitions: 1,
+      replication_factor: 3,
+    });
+    if (res.status === 201) return;
+    const body = (await res.json()) as Wire;
+    if (res.status !== 503 || body.retriable !== true || attempt >= 50)
+      throw new Error(`create topic: ${res.status} ${JSON.stringify(body)}`);
+    const leader = body.leader_id;
+    if (typeof leader === 'number' && urls[leader - 1] !== undefined) target = urls[leader - 1]!;
+    else await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /** Open-loop producer: one 1 KiB record every 1/rate s, whatever the answers take. */
@@ -125,12 +174,7 @@ const cluster = await startProcessCluster(3, 'warn', {
 });
 try {
   const [url] = cluster.urls as [string];
-  const created = await call(url, 'POST', '/v1/topics', {
-    name: TOPIC,
-    partitions: 1,
-    replication_factor: 3,
-  });
-  if (created.status !== 201) throw new Error(`create topic: ${created.status} ${await created.text()}`);
+  await createTopic(cluster.urls);
 
   // Fill the partition.
   const fillStart = performance.now();
@@ -165,6 +209,7 @@ try {
   const leader = before.leader ?? before.replicas[0]!;
   const leaderUrl = cluster.urls[leader - 1]!;
   const load = new SteadyLoad(leaderUrl);
+  const batchesAtStart = await syncedBatchBuckets(urls);
   const steadyFrom = performance.now();
   load.start();
   await new Promise((r) => setTimeout(r, steadyMs));
@@ -172,6 +217,7 @@ try {
   const follower = before.replicas.find((id) => id !== leader)!;
   const target = before.replicas.map((id) => (id === follower ? 4 : id));
   const bytesBefore = await learnerBytes(urls);
+  const batchesAtMove = await syncedBatchBuckets(urls);
   const moveFrom = performance.now();
   const started = await call(url, 'POST', `/v1/topics/${TOPIC}/partitions/0/reassignment`, {
     replicas: target,
@@ -194,6 +240,7 @@ try {
   }
   const moveTo = performance.now();
   const copied = (await learnerBytes(urls)) - bytesBefore;
+  const batchesAtEnd = await syncedBatchBuckets(urls);
   await new Promise((r) => setTimeout(r, 2000));
   await load.stop();
 
@@ -209,6 +256,15 @@ try {
       `during the move p99 ${moving.p99.toFixed(1)} ms (${moving.errors} errors of ${moving.requests}) = ` +
       `${(moving.p99 / steady.p99).toFixed(2)}x`,
   );
+  const batchP99 = (from: Array<Map<number, number>>, to: Array<Map<number, number>>) =>
+    urls.map((_, i) => batchP99Ms(from[i]!, to[i]!));
+  const steadyBatch = batchP99(batchesAtStart, batchesAtMove);
+  const moveBatch = batchP99(batchesAtMove, batchesAtEnd);
+  console.log(
+    `synced batch p99 (histogram bucket bound) per broker, steady -> move: ${urls
+      .map((_, i) => `${i + 1}: ${steadyBatch[i]} -> ${moveBatch[i]} ms`)
+      .join(', ')}`,
+  );
   console.log(
     JSON.stringify({
       bench: 'move',
@@ -221,6 +277,8 @@ try {
       move_p99_ms: Number(moving.p99.toFixed(1)),
       steady_errors: steady.errors,
       move_errors: moving.errors,
+      steady_batch_p99_ms: steadyBatch,
+      move_batch_p99_ms: moveBatch,
     }),
   );
 } finally {

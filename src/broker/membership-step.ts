@@ -33,6 +33,8 @@ export interface LeaderView {
   readonly lastIndex: number;
   /** Highest index known to be replicated on each member. */
   readonly match: ReadonlyMap<number, number>;
+  /** Next index the leader sends each member (everything below it is on its way or there). */
+  readonly next: ReadonlyMap<number, number>;
 }
 
 export type MembershipStep =
@@ -41,7 +43,10 @@ export type MembershipStep =
   | { readonly kind: 'transfer'; readonly to: number }
   | { readonly kind: 'done' };
 
-/** A learner this close to the leader's last index (in entries) has caught up and may vote. */
+/**
+ * A learner this close to the leader's last index (in entries) has caught up and may vote, once
+ * the leader has sent it every entry (see {@link caughtUp}).
+ */
 export const CAUGHT_UP_ENTRIES = 256;
 
 export function nextMembershipStep(view: LeaderView, goal: MembershipGoal): MembershipStep {
@@ -96,10 +101,17 @@ function single(type: ConfChangeType, nodeId: number): MembershipStep {
   return { kind: 'change', change: { transition: ConfChangeTransition.Auto, changes } };
 }
 
-/** Caught up: it answered, and holds all but the last few entries. */
+/**
+ * Caught up: it answered, holds all but the last few entries, and the leader has sent it the
+ * rest. A few entries can be many bytes (256 entries of a megabyte): that the leader sent them
+ * all means they fit in its in-flight limits, so what the new voter still lacks is bounded in
+ * bytes too, and it copied the rest within the move bandwidth (appends to a voter are not
+ * throttled).
+ */
 function caughtUp(view: LeaderView, id: number): boolean {
   const match = view.match.get(id) ?? 0;
-  return match > 0 && match >= view.lastIndex - CAUGHT_UP_ENTRIES;
+  const next = view.next.get(id) ?? 0;
+  return match > 0 && match >= view.lastIndex - CAUGHT_UP_ENTRIES && next > view.lastIndex;
 }
 
 /**

@@ -41,9 +41,15 @@ export class MembershipDriver {
   step(group: number, goal: MembershipGoal, now = Date.now()): MembershipStep | undefined {
     const status = this.host.status(group);
     if (status?.role !== Role.Leader || !status.progress || this.pending.has(group)) return undefined;
-    const match = new Map([...status.progress].map(([id, pr]) => [id, pr.match]));
+    const progress = [...status.progress];
     const next = nextMembershipStep(
-      { self: this.host.nodeId, confState: status.confState, lastIndex: status.lastIndex, match },
+      {
+        self: this.host.nodeId,
+        confState: status.confState,
+        lastIndex: status.lastIndex,
+        match: new Map(progress.map(([id, pr]) => [id, pr.match])),
+        next: new Map(progress.map(([id, pr]) => [id, pr.next])),
+      },
       goal,
     );
     if (next.kind === 'change') {

@@ -244,8 +244,10 @@ export class RaftHost {
     this.peers = o.peers ?? (() => []);
     this.throttlesLearners = o.throttlesLearners ?? (() => true);
     this.throttle = new LearnerThrottle(o.learnerBandwidth ?? DEFAULT_MOVE_BANDWIDTH, (peer, messages) => {
+      this.stats.learnerBytes = this.throttle.bytesSent;
       if (!this.closed && !this.failure) this.transport.send(peer, messages);
     });
+    this.store.onEntriesLoaded((group) => this.entriesLoaded(group));
     this.transport.onReceive((from, messages) => this.receive(from, messages));
     this.transport.onUnreachable((peer, messages) => this.unreachable(peer, messages));
     this.ticker = setInterval(() => this.tick(), this.timing.tickMs);
@@ -613,6 +615,14 @@ export class RaftHost {
     this.scheduleTurn();
   }
 
+  /** The store loaded entries a group's Raft asked for: what waited for them goes on now. */
+  private entriesLoaded(group: number): void {
+    const g = this.groups.get(group);
+    if (!g || this.failure || this.closed) return;
+    g.node.entriesLoaded();
+    this.touch(g);
+  }
+
   private unreachable(peer: number, messages: readonly GroupMessage[]): void {
     const seen = new Set<number>();
     for (const { group, message } of messages) {
@@ -719,14 +729,12 @@ export class RaftHost {
       for (const message of messages) {
         if (
           message.type === MessageType.App &&
-          message.entries.length > 0 &&
           g.node.isLearner(message.to) &&
           this.throttlesLearners(g.id)
         ) {
-          // Catch-up traffic is rate-limited so it cannot starve live replication.
-          const bytes = entriesSize(message.entries);
-          this.stats.learnerBytes += bytes;
-          this.throttle.offer(message.to, { group: g.id, message }, bytes);
+          // Catch-up traffic is rate-limited so it cannot starve live replication; empty appends
+          // queue too, so that none overtakes the held ones (see LearnerThrottle).
+          this.throttle.offer(message.to, { group: g.id, message }, entriesSize(message.entries));
           continue;
         }
         const list = perPeer.get(message.to);

@@ -6,6 +6,12 @@ export const DEFAULT_MOVE_BANDWIDTH = 50 * 1024 * 1024;
 /** The bucket holds at most this much of a second's allowance, so an idle bucket allows a short burst only. */
 const BURST_SECONDS = 0.1;
 
+interface Held {
+  readonly peer: number;
+  readonly message: GroupMessage;
+  readonly bytes: number;
+}
+
 /**
  * A token bucket for the appends a broker sends to learners (replicas catching up during a move),
  * so catch-up cannot starve live traffic: appends go out while the bucket is not empty (taking
@@ -13,11 +19,16 @@ const BURST_SECONDS = 0.1;
  * passes), and wait in arrival order otherwise. Heartbeats and everything sent to voters never
  * come here. Raft tolerates the delay: a held append simply stays in flight, and the leader's
  * in-flight limits bound how much is held.
+ *
+ * Every append to a learner must come here, empty ones too (they cost nothing but wait their
+ * turn): an append that overtook held ones would find a gap in the learner's log, be rejected, and
+ * make the leader send everything from the learner's last known entry again, behind the held
+ * copies — enough, under a tight limit, to bury the learner's progress under resends.
  */
 export class LearnerThrottle {
   private tokens: number;
   private last: number;
-  private readonly queue: Array<{ peer: number; message: GroupMessage; bytes: number }> = [];
+  private readonly queue: Held[] = [];
   private timer: NodeJS.Timeout | undefined;
   /** Entry bytes sent to learners so far. */
   bytesSent = 0;
@@ -38,6 +49,9 @@ export class LearnerThrottle {
 
   /** Send `message` (an append of `bytes` entry bytes) to learner `peer` now, or once the bucket allows. */
   offer(peer: number, message: GroupMessage, bytes: number): void {
+    // A leader probing a learner resends its append at every heartbeat answer; while the first
+    // copy is held here, the others would only lengthen the queue.
+    if (bytes > 0 && this.queue.some((h) => h.peer === peer && sameAppend(h.message, message))) return;
     this.queue.push({ peer, message, bytes });
     this.drain();
   }
@@ -56,7 +70,7 @@ export class LearnerThrottle {
   private drain(): void {
     this.refill();
     const out = new Map<number, GroupMessage[]>();
-    while (this.queue.length > 0 && this.tokens > 0) {
+    while (this.queue.length > 0 && (this.tokens > 0 || this.queue[0]!.bytes === 0)) {
       const { peer, message, bytes } = this.queue.shift()!;
       this.tokens -= bytes;
       this.bytesSent += bytes;
@@ -80,4 +94,14 @@ export class LearnerThrottle {
     this.timer = undefined;
     this.queue.length = 0;
   }
+}
+
+/** The same entries of the same group after the same index, from the same leader's term. */
+function sameAppend(a: GroupMessage, b: GroupMessage): boolean {
+  return (
+    a.group === b.group &&
+    a.message.term === b.message.term &&
+    a.message.index === b.message.index &&
+    a.message.entries.length === b.message.entries.length
+  );
 }

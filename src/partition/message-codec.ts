@@ -1,4 +1,4 @@
-import { Packr, Unpackr } from 'msgpackr';
+import { Unpackr } from 'msgpackr';
 import { RaftlogError } from '../errors.js';
 import {
   type ConfState,
@@ -8,6 +8,7 @@ import {
   MessageType,
   type Snapshot,
 } from '../raft/types.js';
+import { MsgpackParts } from './msgpack-parts.js';
 import type { GroupMessage } from './transport.js';
 
 /**
@@ -23,7 +24,6 @@ import type { GroupMessage } from './transport.js';
  * Entry, snapshot and context bytes are msgpack binaries.
  */
 
-const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false });
 
 /** Message types a peer may send; the core's local inputs never cross the wire. */
@@ -44,46 +44,64 @@ const FIRST_OPTIONAL_FIELD = 7;
 const MESSAGE_FIELDS = 13;
 
 /**
- * Encode `messages` as one frame payload. The bytes are a view of msgpackr's output slab, which
- * msgpackr never writes again once handed out (the next `pack` moves past it or to a fresh slab),
- * so they may be held, for example by a socket write, without a copy.
+ * Encode `messages` as one frame payload, in parts: the msgpack bytes around the byte fields
+ * (entry and snapshot data, contexts), and those fields themselves as they are, not copied, when
+ * they are large (see {@link MsgpackParts}). Written back to back (one `writev`), the parts are
+ * the payload: an append of a megabyte entry then costs no megabyte copy per follower.
  */
+export function encodeGroupMessageParts(messages: readonly GroupMessage[]): Uint8Array[] {
+  const w = new MsgpackParts();
+  w.array(messages.length);
+  for (const m of messages) writeMessage(w, m);
+  return w.finish();
+}
+
+/** Encode `messages` as one frame payload, in one buffer. */
 export function encodeGroupMessages(messages: readonly GroupMessage[]): Uint8Array {
-  return packr.pack(messages.map(messageToWire));
+  return Buffer.concat(encodeGroupMessageParts(messages));
 }
 
-function messageToWire({ group, message: m }: GroupMessage): unknown[] {
-  const wire: unknown[] = [
-    group,
-    m.type,
-    m.from,
-    m.to,
-    m.term,
-    m.logTerm,
-    m.index,
-    m.entries.map((e) => [e.term, e.index, e.type, e.data]),
-    m.commit,
-    m.reject,
-    m.rejectHint,
-    m.snapshot === undefined ? null : snapshotToWire(m.snapshot),
-    m.context ?? null,
+function writeMessage(w: MsgpackParts, { group, message: m }: GroupMessage): void {
+  // The fields after `index`, each with whether it differs from its default: trailing defaults
+  // are left out, and one that precedes a present field is written anyway.
+  const optional: Array<readonly [boolean, () => void]> = [
+    [m.entries.length > 0, () => writeEntries(w, m.entries)],
+    [m.commit !== 0, () => w.uint(m.commit)],
+    [m.reject, () => w.bool(m.reject)],
+    [m.rejectHint !== 0, () => w.uint(m.rejectHint)],
+    [m.snapshot !== undefined, () => (m.snapshot === undefined ? w.nil() : writeSnapshot(w, m.snapshot))],
+    [m.context !== undefined, () => w.bin(m.context!)],
   ];
-  while (wire.length > FIRST_OPTIONAL_FIELD && isDefault(wire[wire.length - 1])) wire.pop();
-  return wire;
+  let kept = optional.length;
+  while (kept > 0 && !optional[kept - 1]![0]) kept--;
+  w.array(FIRST_OPTIONAL_FIELD + kept);
+  for (const n of [group, m.type, m.from, m.to, m.term, m.logTerm, m.index]) w.uint(n);
+  for (let i = 0; i < kept; i++) optional[i]![1]();
 }
 
-function isDefault(field: unknown): boolean {
-  return field === 0 || field === false || field === null || (Array.isArray(field) && field.length === 0);
+function writeEntries(w: MsgpackParts, entries: readonly Entry[]): void {
+  w.array(entries.length);
+  for (const e of entries) {
+    w.array(4);
+    w.uint(e.term);
+    w.uint(e.index);
+    w.uint(e.type);
+    w.bin(e.data);
+  }
 }
 
-function snapshotToWire({ meta, data }: Snapshot): unknown[] {
+function writeSnapshot(w: MsgpackParts, { meta, data }: Snapshot): void {
   const cs = meta.confState;
-  return [
-    meta.index,
-    meta.term,
-    [cs.voters, cs.learners, cs.votersOutgoing, cs.learnersNext, cs.autoLeave],
-    data,
-  ];
+  w.array(4);
+  w.uint(meta.index);
+  w.uint(meta.term);
+  w.array(5);
+  for (const ids of [cs.voters, cs.learners, cs.votersOutgoing, cs.learnersNext]) {
+    w.array(ids.length);
+    for (const id of ids) w.uint(id);
+  }
+  w.bool(cs.autoLeave);
+  w.bin(data);
 }
 
 /**

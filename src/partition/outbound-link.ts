@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { FRAME_HEADER_BYTES, FrameReader, framed, STAMP_BYTES, stampedHeader } from './framing.js';
+import { partsLength } from './msgpack-parts.js';
 import {
   ACCEPT_BYTES,
   authPayload,
@@ -38,7 +39,8 @@ export interface OutboundLinkOptions {
 }
 
 interface QueuedFrame {
-  readonly payload: Uint8Array;
+  /** The payload, in parts written back to back (see `encodeGroupMessageParts`). */
+  readonly payload: readonly Uint8Array[];
   readonly messages: readonly GroupMessage[];
 }
 
@@ -73,8 +75,8 @@ export class OutboundLink {
 
   constructor(private readonly opts: OutboundLinkOptions) {}
 
-  /** Send one frame payload carrying `messages`; reports them unreachable if it cannot. */
-  deliver(payload: Uint8Array, messages: readonly GroupMessage[]): void {
+  /** Send one frame payload (in parts) carrying `messages`; reports them unreachable if it cannot. */
+  deliver(payload: readonly Uint8Array[], messages: readonly GroupMessage[]): void {
     if (this.state === 'closed' || (this.state === 'idle' && Date.now() < this.retryAt)) {
       this.opts.unreachable(messages);
       return;
@@ -92,7 +94,7 @@ export class OutboundLink {
       return;
     }
     this.queue.push({ payload, messages });
-    this.queuedBytes += FRAME_HEADER_BYTES + payload.length;
+    this.queuedBytes += FRAME_HEADER_BYTES + partsLength(payload);
   }
 
   /**
@@ -119,7 +121,7 @@ export class OutboundLink {
         this.opts.stats.messagesSent += current.messages.length;
         continue;
       }
-      this.write(socket, payload, []);
+      this.write(socket, [payload], []);
     }
   }
 
@@ -208,17 +210,18 @@ export class OutboundLink {
     this.pump(socket);
   }
 
-  private write(socket: Socket, payload: Uint8Array, messages: readonly GroupMessage[]): void {
-    // Header and payload go out in one writev: no copy of the payload into a bigger buffer. The
-    // counter is read now, not when the frame was queued: it only grows.
+  private write(socket: Socket, payload: readonly Uint8Array[], messages: readonly GroupMessage[]): void {
+    // Header and payload parts go out in one writev: no copy of the payload into a bigger buffer.
+    // The counter is read now, not when the frame was queued: it only grows.
+    const length = partsLength(payload);
     socket.cork();
-    socket.write(stampedHeader(payload.length, this.opts.syncCounters.own()));
-    socket.write(payload);
+    socket.write(stampedHeader(length, this.opts.syncCounters.own()));
+    for (const part of payload) socket.write(part);
     socket.uncork();
     const stats = this.opts.stats;
     stats.framesSent += 1;
     stats.messagesSent += messages.length;
-    stats.bytesSent += FRAME_HEADER_BYTES + STAMP_BYTES + payload.length;
+    stats.bytesSent += FRAME_HEADER_BYTES + STAMP_BYTES + length;
   }
 
   private closed(socket: Socket, failure: Error | undefined): void {

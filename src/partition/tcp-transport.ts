@@ -2,7 +2,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { RaftlogError } from '../errors.js';
 import { FRAME_HEADER_BYTES, parseStamped, STAMP_BYTES } from './framing.js';
 import { serveInbound } from './inbound-connection.js';
-import { decodeGroupMessages, encodeGroupMessages } from './message-codec.js';
+import { decodeGroupMessages, encodeGroupMessageParts } from './message-codec.js';
+import { partsLength } from './msgpack-parts.js';
 import { OutboundLink } from './outbound-link.js';
 import { isChunkFrame, mustStream, SnapshotAssembler, SnapshotChunks } from './snapshot-stream.js';
 import {
@@ -288,12 +289,13 @@ export class TcpTransport implements PeerTransport {
 
   /** Encode `messages` as one frame; a batch over the frame limit is split in halves. */
   private deliverFrames(link: OutboundLink, peer: number, messages: readonly GroupMessage[]): void {
-    const payload = encodeGroupMessages(messages);
-    if (STAMP_BYTES + payload.length <= this.limits.maxFrameBytes) {
-      link.deliver(payload, messages);
+    const parts = encodeGroupMessageParts(messages);
+    const bytes = partsLength(parts);
+    if (STAMP_BYTES + bytes <= this.limits.maxFrameBytes) {
+      link.deliver(parts, messages);
     } else if (messages.length === 1) {
       this.limits.logger.warn(
-        { peer, group: messages[0]!.group, bytes: payload.length, maxFrameBytes: this.limits.maxFrameBytes },
+        { peer, group: messages[0]!.group, bytes, maxFrameBytes: this.limits.maxFrameBytes },
         'peer message larger than a frame; dropped',
       );
       this.reportUnreachable(peer, messages);

@@ -3,7 +3,7 @@ import { applyConfChangeTo, type ConfChangeResult, InvalidConfChange, isLeaveJoi
 import { decodeConfChange, encodeConfChange } from './confchange-codec.js';
 import { type RaftConfig, type ResolvedRaftConfig, resolveConfig } from './config.js';
 import { entriesSize, RaftLog } from './log.js';
-import { ProgressState } from './progress.js';
+import { type Progress, ProgressState } from './progress.js';
 import { VoteResult } from './quorum.js';
 import { ReadOnly } from './read-only.js';
 import { isJoint, membershipFromConfState, ProgressTracker } from './tracker.js';
@@ -426,8 +426,10 @@ export class Raft {
       }
       case MessageType.HeartbeatResp: {
         pr.recentActive = true;
-        pr.msgAppFlowPaused = false;
-        if (pr.match < this.log.lastIndex() || pr.state === ProgressState.Probe) this.sendAppend(m.from);
+        if (!this.probeFullWindow(m.from, pr)) {
+          pr.msgAppFlowPaused = false;
+          if (pr.match < this.log.lastIndex() || pr.state === ProgressState.Probe) this.sendAppend(m.from);
+        }
         if (m.context === undefined) return;
         const acks = this.readOnly.recvAck(m.from, m.context);
         if (!acks || this.trk.ackResult(acks) !== VoteResult.Won) return;
@@ -543,7 +545,7 @@ export class Raft {
     const lastIndex = this.log.lastIndex();
     const ents =
       prevTerm === undefined ? 'compacted' : this.log.slice(pr.next, lastIndex + 1, this.cfg.maxSizePerMsg);
-    if (ents === undefined) return false; // being loaded into memory; retried on a later event
+    if (ents === undefined) return false; // being loaded into memory: see entriesLoaded
     if (ents === 'compacted') return this.sendSnapshot(to);
     if (ents.length === 0 && !sendIfEmpty) return false;
     this.send(
@@ -560,6 +562,30 @@ export class Raft {
     return true;
   }
 
+  /**
+   * When the appends in flight to `to` fill its window, ask with an empty append after the last
+   * of them whether they arrived (a follower that lost some refuses it, and the leader backs up),
+   * rather than send entries past the in-flight limits: those limits bound what a slow follower
+   * (a learner held back by a bandwidth limit) has on its way. Returns whether it did.
+   */
+  private probeFullWindow(to: number, pr: Progress): boolean {
+    if (pr.state !== ProgressState.Replicate || !pr.inflights.full()) return false;
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    if (prevTerm === undefined) return false; // compacted: the usual path sends a snapshot
+    this.send(
+      message({
+        type: MessageType.App,
+        to,
+        index: prevIndex,
+        logTerm: prevTerm,
+        entries: [],
+        commit: this.log.committed,
+      }),
+    );
+    return true;
+  }
+
   private sendSnapshot(to: number): boolean {
     const pr = this.trk.progress.get(to)!;
     // A member that has not answered lately is probably down: do not ship it a snapshot.
@@ -569,6 +595,12 @@ export class Raft {
     this.send(message({ type: MessageType.Snap, to, snapshot }));
     pr.becomeSnapshot(snapshot.meta.index);
     return true;
+  }
+
+  /** The storage loaded entries it was asked for: send the appends that waited for them. */
+  entriesLoaded(): void {
+    if (this.role !== Role.Leader) return;
+    for (const id of this.trk.memberIds()) if (id !== this.id) this.maybeSendAppend(id, false);
   }
 
   private bcastAppend(): void {

@@ -224,6 +224,14 @@ export class RawNode {
     this.raft.step(message({ type: MessageType.SnapStatus, from: id, reject: !ok }));
   }
 
+  /**
+   * Entries the storage answered `undefined` for (loading them) are in memory now: a leader sends
+   * the appends that waited for them, rather than on its next unrelated event.
+   */
+  entriesLoaded(): void {
+    this.raft.entriesLoaded();
+  }
+
   private softState(): SoftState {
     return { leader: this.raft.lead, role: this.raft.role };
   }

@@ -85,8 +85,6 @@ export interface LevelLogStoreOptions {
   readonly catchUpCacheBytes?: number;
   /** Bytes read ahead by one background load for `entries()`. Default 1 MiB. */
   readonly catchUpLoadBytes?: number;
-  /** Called when a background load asked for by `entries()` finished: ask again now. */
-  readonly onEntriesLoaded?: (groupId: number) => void;
   /** LevelDB's write buffer (memtable) size. Default 16 MiB. */
   readonly writeBufferSize?: number;
   /**
@@ -137,7 +135,7 @@ export class LevelLogStore implements LogStore {
   readonly #maxTailPerGroup: number;
   readonly #maxTail: number;
   readonly #loadBytes: number;
-  readonly #onEntriesLoaded: ((groupId: number) => void) | undefined;
+  #onEntriesLoaded: ((groupId: number) => void) | undefined;
   /** The number of the last durable synced batch. */
   #syncCounter = 0;
   #nodeMeta = new Map<string, Uint8Array>();
@@ -149,7 +147,6 @@ export class LevelLogStore implements LogStore {
     this.#maxTail = options.tailCacheBytes ?? 256 * 1024 * 1024;
     this.#loadBytes = options.catchUpLoadBytes ?? 1024 * 1024;
     this.#catchUp = new CatchUpCache(options.catchUpCacheBytes ?? 16 * 1024 * 1024);
-    this.#onEntriesLoaded = options.onEntriesLoaded;
     const beforeWrite = options.beforeWrite;
     this.#commit = new GroupCommit<StagedBatch>(
       {
@@ -373,6 +370,10 @@ export class LevelLogStore implements LogStore {
     return this.#commit.commit(options?.sync ?? true);
   }
 
+  onEntriesLoaded(listener: (groupId: number) => void): void {
+    this.#onEntriesLoaded = listener;
+  }
+
   async readEntries(groupId: number, lo: number, hi: number, maxBytes: number): Promise<Entry[]> {
     checkGroupId(groupId);
     const g = this.#readState(groupId);
@@ -576,8 +577,9 @@ export class LevelLogStore implements LogStore {
     this.#scan(g, lo, hi, Math.max(maxBytes, this.#loadBytes)).then(
       (entries) => {
         g.loading = false;
-        if (this.#closed || this.#groups.get(g.groupId) !== g || g.generation !== generation) return;
-        this.#catchUp.put(g.groupId, entries);
+        if (this.#closed || this.#groups.get(g.groupId) !== g) return;
+        // A load overtaken by a truncation is dropped; asking again starts a new one.
+        if (g.generation === generation) this.#catchUp.put(g.groupId, entries);
         this.#onEntriesLoaded?.(g.groupId);
       },
       () => {

@@ -71,6 +71,11 @@ export interface LogStore {
    * checkpoints), never for what a Raft message or an acknowledgement promises.
    */
   commit(options?: { readonly sync?: boolean }): Promise<void>;
+  /**
+   * Call `listener` with the group's id whenever a background load that `GroupLog.entries()`
+   * started (answering `undefined`) finished: ask again now. One listener; a later call replaces it.
+   */
+  onEntriesLoaded(listener: (groupId: number) => void): void;
   /** Read committed entries `[lo, hi)` (at most `maxBytes`, at least one) without touching the cache. */
   readEntries(groupId: number, lo: number, hi: number, maxBytes: number): Promise<Entry[]>;
   close(): Promise<void>;

@@ -248,6 +248,9 @@ export class MemoryLogStore implements LogStore {
     return restarted;
   }
 
+  /** Never called: every entry is in memory, `entries()` never answers `undefined`. */
+  onEntriesLoaded(_listener: (groupId: number) => void): void {}
+
   async readEntries(groupId: number, lo: number, hi: number, maxBytes: number): Promise<Entry[]> {
     this.#checkOpen();
     checkGroupId(groupId);

@@ -8,6 +8,9 @@ export function memoryOf(e: Entry): number {
   return dataMemory(e.data);
 }
 
+/** What the data slot of an evicted entry holds until the slots are cut. */
+const DROPPED = new Uint8Array(0);
+
 /** Slots of `TailCache.#slots` per entry. */
 const SLOTS = 3;
 
@@ -118,7 +121,13 @@ export class TailCache {
   }
 
   #dropFront(count: number): void {
-    for (let i = 0; i < count; i++) this.#bytes -= dataMemory(this.#data(this.#head + i));
+    for (let i = 0; i < count; i++) {
+      const position = this.#head + i;
+      this.#bytes -= dataMemory(this.#data(position));
+      // The slots themselves go lazily, their data at once: with entries of a megabyte, a
+      // thousand evicted ones would otherwise stay in memory until the slots are cut.
+      this.#slots[position * SLOTS + 2] = DROPPED;
+    }
     this.#head += count;
     if (this.length === 0) {
       this.clear();

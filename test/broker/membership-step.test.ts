@@ -6,17 +6,21 @@ function conf(voters: number[], learners: number[] = [], votersOutgoing: number[
   return { voters, learners, votersOutgoing, learnersNext: [], autoLeave: votersOutgoing.length > 0 };
 }
 
+/** The leader's view; every member was sent every entry unless `next` says otherwise. */
 function view(
   self: number,
   confState: ConfState,
   match: Record<number, number>,
   lastIndex = 1000,
+  next: Record<number, number> = {},
 ): LeaderView {
+  const members = [...confState.voters, ...confState.learners, ...confState.votersOutgoing];
   return {
     self,
     confState,
     lastIndex,
     match: new Map(Object.entries(match).map(([k, v]) => [Number(k), v])),
+    next: new Map(members.map((id) => [id, next[id] ?? lastIndex + 1])),
   };
 }
 
@@ -39,6 +43,15 @@ describe('nextMembershipStep: moving a replica 3 → 4 (Raft §6, one change at 
       'wait',
     );
     expect(nextMembershipStep(view(1, conf([1, 2, 3], [4]), all, 5), goal([1, 2, 4])).kind).toBe('wait');
+  });
+
+  it('waits for the leader to have sent the learner every entry: a few entries may be many bytes', () => {
+    // 990 of 1,000 entries, but the leader's in-flight limits held back entries from 995 on.
+    const v = view(1, conf([1, 2, 3], [4]), { ...all, 4: 990 }, 1000, { 4: 995 });
+    expect(nextMembershipStep(v, goal([1, 2, 4]))).toEqual({
+      kind: 'wait',
+      reason: 'broker 4 is catching up',
+    });
   });
 
   it('promotes the caught-up learner and removes the old replica in one joint change', () => {

@@ -1,6 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FrameReader, framed, frameHeader } from '../../src/partition/framing.js';
+import {
+  FRAME_HEADER_BYTES,
+  FrameReader,
+  framed,
+  frameHeader,
+  parseStamped,
+  STAMP_BYTES,
+  stampedHeader,
+} from '../../src/partition/framing.js';
 
 /** Split `bytes` at the given cut points (taken modulo its length). */
 function chunked(bytes: Buffer, cuts: number[]): Buffer[] {
@@ -56,5 +64,20 @@ describe('FrameReader', () => {
     expect(reader.next()).toBeUndefined(); // now allowed, waiting for the payload
     reader.push(Buffer.from('wxyz'));
     expect((reader.next() as Buffer).toString()).toBe('wxyz');
+  });
+});
+
+describe('stamped data frames', () => {
+  it('carry the sync counter as a big-endian u64, any safe integer, and refuse larger ones', () => {
+    for (const counter of [0, 1, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 5, Number.MAX_SAFE_INTEGER]) {
+      const header = stampedHeader(3, counter);
+      expect(header.readBigUInt64BE(FRAME_HEADER_BYTES)).toBe(BigInt(counter));
+      const payload = Buffer.concat([header.subarray(FRAME_HEADER_BYTES), Buffer.of(1, 2, 3)]);
+      expect(parseStamped(payload)).toEqual({ counter, body: Buffer.of(1, 2, 3) });
+    }
+    const tooLarge = Buffer.alloc(STAMP_BYTES);
+    tooLarge.writeBigUInt64BE(BigInt(Number.MAX_SAFE_INTEGER) + 1n);
+    expect(parseStamped(tooLarge)).toBeUndefined();
+    expect(parseStamped(Buffer.alloc(STAMP_BYTES - 1))).toBeUndefined();
   });
 });

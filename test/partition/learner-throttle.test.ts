@@ -43,6 +43,55 @@ describe('LearnerThrottle: catch-up appends within a byte rate', () => {
     throttle.close();
   });
 
+  it('an empty append waits behind the held ones, and passes at once when nothing is held', () => {
+    const sent: number[] = [];
+    const throttle = new LearnerThrottle(
+      1000,
+      (_peer, ms) => {
+        for (const m of ms) sent.push(m.message.index);
+      },
+      () => Date.now(),
+    );
+    throttle.offer(4, app(4, 1), 150);
+    throttle.offer(4, app(4, 2), 100);
+    // Overtaking append 2 it would find a gap in the learner's log.
+    throttle.offer(4, app(4, 3), 0);
+    expect(sent).toEqual([1]);
+    vi.advanceTimersByTime(60);
+    expect(sent).toEqual([1, 2, 3]);
+    // The bucket is in debt, but an empty append has nothing to wait for.
+    throttle.offer(4, app(4, 4), 0);
+    expect(sent).toEqual([1, 2, 3, 4]);
+    expect(throttle.bytesSent).toBe(250);
+    throttle.close();
+  });
+
+  it('drops an append the same as one it holds (a probe resent at each heartbeat answer)', () => {
+    const sent: number[] = [];
+    const throttle = new LearnerThrottle(
+      1000,
+      (_peer, ms) => {
+        for (const m of ms) sent.push(m.message.index);
+      },
+      () => Date.now(),
+    );
+    throttle.offer(4, app(4, 1), 150);
+    throttle.offer(4, app(4, 2), 100);
+    throttle.offer(4, app(4, 2), 100);
+    expect(throttle.held).toBe(1);
+    // Another learner's, or another leader term's, is not the same append.
+    throttle.offer(5, app(5, 2), 100);
+    throttle.offer(4, { group: 1, message: { ...app(4, 2).message, term: 2 } }, 100);
+    expect(throttle.held).toBe(3);
+    vi.advanceTimersByTime(1000);
+    expect(sent).toEqual([1, 2, 2, 2]);
+    // Once sent, the same append is not held any more: a resend goes out again.
+    throttle.offer(4, app(4, 2), 100);
+    vi.advanceTimersByTime(1000);
+    expect(sent).toEqual([1, 2, 2, 2, 2]);
+    throttle.close();
+  });
+
   it('never sends more than the rate allows over time (plus one burst)', () => {
     let bytes = 0;
     const throttle = new LearnerThrottle(

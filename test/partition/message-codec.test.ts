@@ -2,7 +2,12 @@ import fc from 'fast-check';
 import { pack, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { isErrorCode } from '../../src/errors.js';
-import { decodeGroupMessages, encodeGroupMessages } from '../../src/partition/message-codec.js';
+import {
+  decodeGroupMessages,
+  encodeGroupMessageParts,
+  encodeGroupMessages,
+} from '../../src/partition/message-codec.js';
+import { partsLength } from '../../src/partition/msgpack-parts.js';
 import type { GroupMessage } from '../../src/partition/transport.js';
 import { type Entry, EntryType, type Message, MessageType } from '../../src/raft/types.js';
 import { msg } from '../raft/helpers/messages.js';
@@ -34,63 +39,73 @@ const LOCAL_TYPES = [
 
 // Zero often, so that runs of trailing defaults are left out and restored.
 const count = fc.oneof(fc.constant(0), fc.nat(1_000), fc.maxSafeNat());
-const bytes = fc.uint8Array({ maxLength: 24 });
 const ids = fc.array(count, { maxLength: 4 });
-
-const entryArb: fc.Arbitrary<Entry> = fc.record({
-  term: count,
-  index: count,
-  type: fc.constantFrom(EntryType.Normal, EntryType.ConfChange),
-  data: bytes,
-});
-
-const messageArb: fc.Arbitrary<Message> = fc.record(
-  {
-    type: fc.constantFrom(...PEER_TYPES),
-    from: count,
-    to: count,
-    term: count,
-    logTerm: count,
-    index: count,
-    entries: fc.oneof(fc.constant([]), fc.array(entryArb, { maxLength: 4 })),
-    commit: count,
-    reject: fc.boolean(),
-    rejectHint: count,
-    snapshot: fc.record({
-      meta: fc.record({
-        index: count,
-        term: count,
-        confState: fc.record({
-          voters: ids,
-          learners: ids,
-          votersOutgoing: ids,
-          learnersNext: ids,
-          autoLeave: fc.boolean(),
-        }),
-      }),
-      data: bytes,
-    }),
-    context: bytes,
-  },
-  {
-    requiredKeys: [
-      'type',
-      'from',
-      'to',
-      'term',
-      'logTerm',
-      'index',
-      'entries',
-      'commit',
-      'reject',
-      'rejectHint',
-    ],
-  },
+const smallBytes = fc.uint8Array({ maxLength: 24 });
+// Now and then long enough for a 16- or 32-bit length, and to be referenced, not copied.
+const anyBytes = fc.oneof(
+  { arbitrary: smallBytes, weight: 8 },
+  { arbitrary: fc.integer({ min: 200, max: 70_000 }).map((n) => new Uint8Array(n).fill(n % 251)), weight: 1 },
 );
 
-const frameArb: fc.Arbitrary<GroupMessage[]> = fc.array(fc.record({ group: count, message: messageArb }), {
-  maxLength: 6,
-});
+/** Frames of peer messages whose byte fields come from `bytes`. */
+function framesWith(bytes: fc.Arbitrary<Uint8Array>): fc.Arbitrary<GroupMessage[]> {
+  const entryArb: fc.Arbitrary<Entry> = fc.record({
+    term: count,
+    index: count,
+    type: fc.constantFrom(EntryType.Normal, EntryType.ConfChange),
+    data: bytes,
+  });
+
+  const messageArb: fc.Arbitrary<Message> = fc.record(
+    {
+      type: fc.constantFrom(...PEER_TYPES),
+      from: count,
+      to: count,
+      term: count,
+      logTerm: count,
+      index: count,
+      entries: fc.oneof(fc.constant([]), fc.array(entryArb, { maxLength: 4 })),
+      commit: count,
+      reject: fc.boolean(),
+      rejectHint: count,
+      snapshot: fc.record({
+        meta: fc.record({
+          index: count,
+          term: count,
+          confState: fc.record({
+            voters: ids,
+            learners: ids,
+            votersOutgoing: ids,
+            learnersNext: ids,
+            autoLeave: fc.boolean(),
+          }),
+        }),
+        data: bytes,
+      }),
+      context: bytes,
+    },
+    {
+      requiredKeys: [
+        'type',
+        'from',
+        'to',
+        'term',
+        'logTerm',
+        'index',
+        'entries',
+        'commit',
+        'reject',
+        'rejectHint',
+      ],
+    },
+  );
+
+  // Now and then more messages than a msgpack fixarray holds.
+  return fc.array(fc.record({ group: count, message: messageArb }), { maxLength: 20 });
+}
+
+// Small byte fields: cheap to mutate byte by byte.
+const frameArb = framesWith(smallBytes);
 
 function expectInvalid(payload: Uint8Array): void {
   let thrown: unknown;
@@ -125,6 +140,15 @@ describe('message codec', () => {
     );
   });
 
+  it('round-trips frames with large byte fields (16- and 32-bit lengths, referenced, not copied)', () => {
+    fc.assert(
+      fc.property(framesWith(anyBytes), (frame) => {
+        expect(decodeGroupMessages(encodeGroupMessages(frame))).toEqual(frame);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
   it('encodes a message as a positional array without its trailing defaults', () => {
     const heartbeat = msg({ type: MessageType.Heartbeat, from: 1, to: 2, term: 5, commit: 3 });
     expect(unpack(encodeGroupMessages([{ group: 7, message: heartbeat }]) as Buffer)).toEqual([
@@ -139,6 +163,27 @@ describe('message codec', () => {
     expect(unpack(encodeGroupMessages([{ group: 0, message: read }]) as Buffer)).toEqual([
       [0, MessageType.ReadIndex, 1, 2, 0, 0, 0, [], 0, false, 0, null, Buffer.of(1)],
     ]);
+  });
+
+  it('references large byte fields in the payload parts instead of copying them', () => {
+    const big = new Uint8Array(1024 * 1024).fill(7);
+    const small = Uint8Array.of(1, 2, 3);
+    const app = msg({
+      type: MessageType.App,
+      from: 1,
+      to: 2,
+      term: 1,
+      entries: [
+        { term: 1, index: 1, type: EntryType.Normal, data: big },
+        { term: 1, index: 2, type: EntryType.Normal, data: small },
+      ],
+      commit: 1,
+    });
+    const parts = encodeGroupMessageParts([{ group: 1, message: app }]);
+    expect(parts.filter((p) => p === big)).toHaveLength(1);
+    // The message around it: a few dozen bytes.
+    expect(partsLength(parts.filter((p) => p !== big))).toBeLessThan(64);
+    expect(decodeGroupMessages(Buffer.concat(parts))).toEqual([{ group: 1, message: app }]);
   });
 
   it('decodes byte fields as views of the payload, without copies', () => {

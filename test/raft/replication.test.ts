@@ -1,10 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ProgressState } from '../../src/raft/rawnode.js';
 import type { Message } from '../../src/raft/types.js';
 import { MessageType, Role } from '../../src/raft/types.js';
 import { Cluster } from './helpers/cluster.js';
 import type { LogState } from './helpers/log-state.js';
-import { entriesWithTerms, membership } from './helpers/log-state.js';
+import { entriesWithTerms, GROUP, membership } from './helpers/log-state.js';
 import { electionTraffic, entryBytes } from './helpers/messages.js';
 
 const appendsTo = (to: number) => (m: Message) => m.type === MessageType.App && m.to === to;
@@ -162,6 +162,62 @@ describe('Raft thesis §10.2 pipelining and flow control', () => {
     expect(c.status(1).hardState.commit).toBe(11);
     c.stabilize();
     expect(c.peer(2).sm.values()).toHaveLength(10);
+  });
+
+  it('§10.2 flow control: a heartbeat answer over a full window brings an empty append, no entries past the limits', () => {
+    const c = new Cluster({ voters: [1, 2, 3], settings: { maxInflightMsgs: 2 } });
+    c.elect(1);
+    for (let i = 0; i < 5; i++) {
+      c.propose(1, `p${i}`);
+      c.processReady(1);
+    }
+    const window = c.pending.filter(appendsTo(2));
+    expect(window).toHaveLength(2);
+    // The appends are slow on the way (held by a bandwidth limit); the heartbeats are not.
+    c.tick(1, 1);
+    c.processReady(1);
+    c.deliver((m) => m.type === MessageType.Heartbeat && m.to === 2);
+    c.processReady(2);
+    c.deliver((m) => m.type === MessageType.HeartbeatResp && m.from === 2);
+    c.processReady(1);
+    const after = c.pending.filter(appendsTo(2));
+    expect(after.slice(0, 2)).toEqual(window);
+    // The probe asks whether the window arrived: it follows the window's last entry, and carries none.
+    const lastSent = window[1]!.index + window[1]!.entries.length;
+    expect(after.slice(2)).toEqual([expect.objectContaining({ index: lastSent, entries: [] })]);
+    c.stabilize();
+    expect(c.sentMatching(rejectionsFrom(2))).toEqual([]);
+    expect(c.peer(2).sm.values()).toHaveLength(5);
+  });
+
+  it('§10.2: appends that waited for entries the storage was loading go out as soon as it has them', () => {
+    const c = new Cluster({ voters: [1, 2, 3] });
+    c.elect(1);
+    c.crash(3);
+    for (const data of ['a', 'b', 'c']) c.propose(1, data);
+    c.stabilize();
+    c.restart(3);
+    // Stable entries are on disk and not in memory: the storage answers undefined and loads them.
+    const log = Object.getPrototypeOf(c.peer(1).store.group(GROUP)) as {
+      entries(lo: number, hi: number, maxBytes: number): unknown;
+    };
+    const read = log.entries;
+    let loading = true;
+    const entries = vi.spyOn(log, 'entries').mockImplementation(function (this: unknown, lo, hi, maxBytes) {
+      return loading ? undefined : read.call(this, lo, hi, maxBytes);
+    });
+    try {
+      // A heartbeat round finds node 3 behind; the leader has nothing in memory to send it.
+      c.tick(1);
+      c.stabilize();
+      expect(c.peer(3).sm.values()).toEqual([]);
+      loading = false;
+      c.node(1).entriesLoaded();
+      c.stabilize();
+      expect(c.peer(3).sm.values()).toEqual(['a', 'b', 'c']);
+    } finally {
+      entries.mockRestore();
+    }
   });
 
   it('§10.2 flow control: sending stops once the entry bytes in flight to a follower reach maxInflightBytes', () => {

@@ -215,7 +215,8 @@ describe('LevelLogStore: caches', () => {
   it('loads an old range in the background, reports it, and serves it from then on', async () => {
     await writeTwoGroups();
     const loaded: number[] = [];
-    const store = await openStore({ onEntriesLoaded: (g) => loaded.push(g) });
+    const store = await openStore();
+    store.onEntriesLoaded((g) => loaded.push(g));
     const log = store.group(1);
     expect(log.entries(2, 6, 1 << 20)).toBeUndefined();
     expect(await entriesEventually(log, 2, 6)).toEqual(entries(2, 5, 1, 50));
@@ -230,11 +231,15 @@ describe('LevelLogStore: caches', () => {
   it('discards a load overtaken by a truncation, never serving overwritten entries', async () => {
     await writeTwoGroups();
     const store = await openStore();
+    const loaded: number[] = [];
+    store.onEntriesLoaded((g) => loaded.push(g));
     const log = store.group(1);
     expect(log.entries(1, 11, 1 << 20)).toBeUndefined();
     store.append(1, entries(4, 6, 2, 50));
     const got = await entriesEventually(log, 1, 7);
     expect(got).toEqual([...entries(1, 3, 1, 50), ...entries(4, 6, 2, 50)]);
+    // The dropped load was reported too (so that the reader asks again), then the one that served.
+    expect(loaded).toEqual([1, 1]);
   });
 });
 
