@@ -109,8 +109,22 @@ export interface RaftHostOptions {
  */
 const MAX_INFLIGHT_BYTES = 16 * 1024 * 1024;
 
+/**
+ * Most entry bytes in one append message, and so in one batch of proposals handed to Raft
+ * together (a batch goes to each follower as one message; a larger one would wait for a round trip).
+ */
+const MAX_MESSAGE_BYTES = 1024 * 1024;
+
 interface ProposalWaiter {
   readonly term: number;
+  readonly deadline: number;
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+/** A proposal waiting for the start of the next turn, where a group's proposals go to Raft together. */
+interface QueuedProposal {
+  readonly data: Uint8Array;
   readonly deadline: number;
   resolve(value: unknown): void;
   reject(err: Error): void;
@@ -143,6 +157,8 @@ class ReadBatch {
 /** One Raft group hosted here. */
 class HostedGroup {
   readonly proposals = new Map<number, ProposalWaiter>();
+  /** Proposals not handed to Raft yet (see `submitProposals`). */
+  queued: QueuedProposal[] = [];
   readonly reads = new Map<string, ReadBatch>();
   /** The context of the read batch that has not been handed to Raft yet (see `submitReads`). */
   openRead: Uint8Array | undefined;
@@ -293,6 +309,7 @@ export class RaftHost {
       storage: view,
       applied: Math.max(snapshot.meta.index, Math.min(sm.durableApplied, commit)),
       maxInflightBytes: MAX_INFLIGHT_BYTES,
+      maxSizePerMsg: MAX_MESSAGE_BYTES,
       electionTick: this.timing.electionTick,
       heartbeatTick: this.timing.heartbeatTick,
       randomInt: this.randomInt,
@@ -350,6 +367,7 @@ export class RaftHost {
     // A write in flight may still commit elsewhere: its outcome is unknown, not a refusal.
     for (const w of g.proposals.values())
       w.reject(new RaftlogError('COMMIT_TIMEOUT', `${gone}; the outcome is unknown`));
+    for (const q of g.queued) q.reject(new RaftlogError('NOT_LEADER', `${gone}; it was not written`));
     for (const w of g.reads.values()) w.reject(new RaftlogError('NOT_LEADER', gone));
     if (dropData) {
       this.store.dropGroup(id);
@@ -398,27 +416,27 @@ export class RaftHost {
    * unknown.
    */
   propose(id: number, data: Uint8Array): Promise<unknown> {
-    return this.proposeWith(id, (node) => node.propose(data));
+    let g: HostedGroup;
+    try {
+      g = this.leaderGroup(id);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // Queued for the next turn: the proposals of one turn reach each follower in one message.
+    return new Promise((resolve, reject) => {
+      g.queued.push({ data, deadline: Date.now() + this.requestTimeoutMs, resolve, reject });
+      this.touch(g);
+    });
   }
 
   /** Propose a membership change of group `id` (on its leader). Resolves with the new membership. */
   proposeConfChange(id: number, cc: ConfChange): Promise<ConfState> {
-    return this.proposeWith(id, (node) => node.proposeConfChange(cc)) as Promise<ConfState>;
-  }
-
-  private proposeWith(id: number, submit: (node: RawNode) => void): Promise<unknown> {
     let g: HostedGroup;
     try {
-      g = this.group(id);
-      if (g.node.role !== Role.Leader) throw this.notLeader(g);
-      submit(g.node);
+      g = this.leaderGroup(id);
+      g.node.proposeConfChange(cc);
     } catch (err) {
-      if (err instanceof RaftlogError && err.code === 'PROPOSAL_DROPPED') {
-        return Promise.reject(
-          new RaftlogError('NOT_LEADER', err.message, { cause: err, details: { leader: undefined } }),
-        );
-      }
-      return Promise.reject(err);
+      return Promise.reject(proposalRefusal(err));
     }
     const index = g.node.lastIndex();
     const term = g.node.term;
@@ -426,6 +444,55 @@ export class RaftHost {
     return new Promise((resolve, reject) => {
       g.proposals.set(index, { term, deadline: Date.now() + this.requestTimeoutMs, resolve, reject });
     });
+  }
+
+  /** Group `id`, of which this broker must be the leader. */
+  private leaderGroup(id: number): HostedGroup {
+    const g = this.group(id);
+    if (g.node.role !== Role.Leader) throw this.notLeader(g);
+    return g;
+  }
+
+  /**
+   * Hand a group's queued proposals to Raft (at the start of a turn), as few batches as the
+   * message size allows: Raft sends each batch to each follower as one append message.
+   */
+  private submitProposals(g: HostedGroup): void {
+    const queued = g.queued;
+    if (queued.length === 0) return;
+    g.queued = [];
+    let start = 0;
+    while (start < queued.length) {
+      let end = start + 1;
+      let bytes = queued[start]!.data.byteLength;
+      while (end < queued.length && bytes + queued[end]!.data.byteLength <= MAX_MESSAGE_BYTES) {
+        bytes += queued[end]!.data.byteLength;
+        end++;
+      }
+      this.proposeBatch(g, queued.slice(start, end));
+      start = end;
+    }
+  }
+
+  /**
+   * Propose `batch` as consecutive entries. Raft takes a batch all or none, which is what one by
+   * one would give too: the reasons it drops a proposal (no longer leader or member, leadership
+   * being handed over) hold for every entry alike.
+   */
+  private proposeBatch(g: HostedGroup, batch: readonly QueuedProposal[]): void {
+    try {
+      if (g.node.role !== Role.Leader) throw this.notLeader(g);
+      g.node.proposeBatch(batch.map((q) => q.data));
+    } catch (err) {
+      const refusal = proposalRefusal(err);
+      for (const q of batch) q.reject(refusal);
+      return;
+    }
+    const term = g.node.term;
+    let index = g.node.lastIndex() - batch.length;
+    for (const { deadline, resolve, reject } of batch) {
+      g.proposals.set(++index, { term, deadline, resolve, reject });
+    }
   }
 
   /**
@@ -550,6 +617,8 @@ export class RaftHost {
     for (const g of this.groups.values()) {
       expire(g.proposals, now);
       expire(g.reads, now);
+      // Queued proposals wait longer than a turn only while a turn is stuck (a stalled disk).
+      if (g.queued.length > 0) g.queued = expireQueued(g.queued, now);
       if (g.quiesced) {
         // A quiet follower wakes up when its leader's broker falls silent: then it elects.
         const leader = g.node.leader;
@@ -568,6 +637,7 @@ export class RaftHost {
         heartbeatDue &&
         !g.inFlight &&
         g.proposals.size === 0 &&
+        g.queued.length === 0 &&
         g.reads.size === 0 &&
         g.node.quiesce(silentPeers)
       ) {
@@ -661,6 +731,7 @@ export class RaftHost {
     const candidates = [...this.dirty];
     this.dirty.clear();
     for (const g of candidates) {
+      this.submitProposals(g);
       this.submitReads(g);
       if (!g.node.hasReady()) continue;
       const rd = g.node.ready();
@@ -852,8 +923,10 @@ export class RaftHost {
     });
     for (const g of this.groups.values()) {
       for (const w of g.proposals.values()) w.reject(stopped);
+      for (const q of g.queued) q.reject(stopped);
       for (const w of g.reads.values()) w.reject(stopped);
       g.proposals.clear();
+      g.queued = [];
       g.reads.clear();
     }
     clearInterval(this.ticker);
@@ -882,6 +955,7 @@ export class RaftHost {
     const closing = new RaftlogError('NOT_LEADER', 'this broker is shutting down');
     for (const g of this.groups.values()) {
       for (const w of g.proposals.values()) w.reject(unknown);
+      for (const q of g.queued) q.reject(closing);
       for (const w of g.reads.values()) w.reject(closing);
     }
     this.groups.clear();
@@ -906,6 +980,28 @@ function expire<K>(waiters: Map<K, { deadline: number; reject(err: Error): void 
   for (const [key, w] of waiters) {
     if (w.deadline > now) continue;
     waiters.delete(key);
-    w.reject(new RaftlogError('COMMIT_TIMEOUT', 'timed out; the outcome of this request is unknown'));
+    w.reject(timedOut());
   }
+}
+
+/** The queued proposals still within their deadline; the others are rejected. */
+function expireQueued(queued: readonly QueuedProposal[], now: number): QueuedProposal[] {
+  const kept: QueuedProposal[] = [];
+  for (const q of queued) {
+    if (q.deadline > now) kept.push(q);
+    else q.reject(timedOut());
+  }
+  return kept;
+}
+
+function timedOut(): RaftlogError {
+  return new RaftlogError('COMMIT_TIMEOUT', 'timed out; the outcome of this request is unknown');
+}
+
+/** Raft's refusal of a proposal as the error for its proposer: a dropped one was not written. */
+function proposalRefusal(err: unknown): Error {
+  if (err instanceof RaftlogError && err.code === 'PROPOSAL_DROPPED') {
+    return new RaftlogError('NOT_LEADER', err.message, { cause: err, details: { leader: undefined } });
+  }
+  return err instanceof Error ? err : new Error(String(err));
 }
