@@ -19,6 +19,7 @@ import {
 import type { LogStore } from '../storage/log-store.js';
 import { type LeadershipEvent, leadershipChannel, type TurnEvent, turnChannel } from './diagnostics.js';
 import { DEFAULT_MOVE_BANDWIDTH, LearnerThrottle } from './learner-throttle.js';
+import { withoutRedundantAppends } from './redundant-appends.js';
 import type { GroupMessage, PeerTransport } from './transport.js';
 
 /**
@@ -740,11 +741,12 @@ export class RaftHost {
       work.push(g);
       // Raft thesis §10.2.1: a leader's appends and heartbeats need not wait for its own fsync
       // (it counts itself toward the quorum only after that), so followers write in parallel.
+      const messages = withoutRedundantAppends(rd.messages);
       if (g.node.role === Role.Leader) {
-        g.lateMessages = rd.messages.filter((m) => !SENDABLE_BEFORE_SYNC.has(m.type));
-        early.push([g, rd.messages.filter((m) => SENDABLE_BEFORE_SYNC.has(m.type))]);
+        g.lateMessages = messages.filter((m) => !SENDABLE_BEFORE_SYNC.has(m.type));
+        early.push([g, messages.filter((m) => SENDABLE_BEFORE_SYNC.has(m.type))]);
       } else {
-        g.lateMessages = rd.messages;
+        g.lateMessages = messages;
       }
     }
     if (work.length === 0 && !this.unsyncedApply) return;
