@@ -209,9 +209,10 @@ export interface HostStats {
 
 /**
  * The multi-Raft host: drives every Raft group of this broker with one ticker and one loop. Each
- * turn takes the Ready of every group that has one, stages all their writes in the store and
- * makes them durable with ONE synced batch, then sends all messages (one frame per peer), applies
- * committed entries and advances — the order written on {@link Ready}.
+ * turn takes the Ready of every group that has one, stages all their writes in the store, applies
+ * committed entries (answering their proposers) while it makes the writes durable with ONE synced
+ * batch, then sends all messages (one frame per peer) and advances — the order written on
+ * {@link Ready}, with a leader's appends sent before its sync.
  */
 export class RaftHost {
   readonly nodeId: number;
@@ -754,12 +755,18 @@ export class RaftHost {
     this.stats.turns++;
     this.sendAll(early);
     // Group commit: every group's writes of this turn, and the state-machine writes staged by
-    // the previous turn's applies, go into one batch. It is synced when any Ready needs it (new
-    // entries, a snapshot, a new term or vote); a batch of commit indexes and state-machine
-    // checkpoints alone need not wait for the disk (a later synced batch makes it durable too).
+    // earlier applies, go into one batch. It is synced when any Ready needs it (new entries, a
+    // snapshot, a new term or vote); a batch of commit indexes and state-machine checkpoints
+    // alone need not wait for the disk (a later synced batch makes it durable too).
     const sync = work.some((g) => g.inFlight!.mustSync);
     const t0 = performance.now();
-    await this.store.commit({ sync });
+    const committing = this.store.commit({ sync });
+    // Committed entries are on a majority of disks already (a leader counts its own copy only
+    // once it is synced): they are applied, and their proposers answered, while this turn's batch
+    // is written rather than after it, as etcd does. After the store's own callback of this
+    // event-loop turn, which starts the batch: answering overlaps the disk write.
+    const applying = nextImmediate().then(() => this.applyEarly(work));
+    await Promise.all([committing, applying]);
     const ms = performance.now() - t0;
     if (sync) this.stats.syncs++;
     if (turnChannel.hasSubscribers) {
@@ -774,7 +781,7 @@ export class RaftHost {
     this.stats.lastSyncMs = ms;
     this.stats.totalSyncMs += ms;
     this.sendAll(work.map((g) => [g, g.lateMessages] as const));
-    for (const g of work) this.applyAndAdvance(g);
+    for (const g of work) this.finishReady(g);
   }
 
   /** Step 1 of the Ready contract: stage what must be durable before anything else happens. */
@@ -814,19 +821,23 @@ export class RaftHost {
     for (const [g, peer] of snapshotsSent) g.node.reportSnapshot(peer, true);
   }
 
-  /** Steps 3 and 4: apply the snapshot and committed entries, answer waiters, then advance. */
-  private applyAndAdvance(g: HostedGroup): void {
-    const rd = g.inFlight!;
-    g.inFlight = undefined;
-    if (!this.groups.has(g.id)) return; // removed while its Ready was being persisted
-    if (rd.snapshot) {
-      g.sm.restore(rd.snapshot);
-      this.recordConfIndex(g, rd.snapshot.meta.index);
-      // Whoever waited on an index the snapshot covers cannot learn its own entry's fate here.
-      this.settleProposalsUpTo(g, rd.snapshot.meta.index);
+  /**
+   * Step 3 ahead of step 1 (see {@link Ready}) for the Readies of `work` without a snapshot;
+   * what applying stages goes into a later batch.
+   */
+  private applyEarly(work: readonly HostedGroup[]): void {
+    if (this.failure) return;
+    for (const g of work) {
+      const rd = g.inFlight!;
+      if (rd.snapshot || rd.committedEntries.length === 0 || !this.groups.has(g.id)) continue;
+      this.applyCommitted(g, rd.committedEntries);
+      this.unsyncedApply = true;
     }
-    let last = 0;
-    for (const e of rd.committedEntries) {
+  }
+
+  /** Step 3: apply committed entries and answer their proposers. */
+  private applyCommitted(g: HostedGroup, entries: readonly Entry[]): void {
+    for (const e of entries) {
       let result: unknown;
       if (e.type === EntryType.ConfChange) {
         // After a restart, Raft hands out again the entries above the state machine's durable
@@ -855,10 +866,26 @@ export class RaftHost {
             ),
           );
       }
-      last = e.index;
     }
-    // The state machine staged its writes: make sure a turn commits them.
-    if (last > 0 || rd.snapshot) this.unsyncedApply = true;
+  }
+
+  /**
+   * Step 3 for a Ready with a snapshot (restored now that it is durable, then its committed
+   * entries applied), and step 4 for every Ready: read states, role changes, advance.
+   */
+  private finishReady(g: HostedGroup): void {
+    const rd = g.inFlight!;
+    g.inFlight = undefined;
+    if (!this.groups.has(g.id)) return; // removed while its Ready was being persisted
+    if (rd.snapshot) {
+      g.sm.restore(rd.snapshot);
+      this.recordConfIndex(g, rd.snapshot.meta.index);
+      // Whoever waited on an index the snapshot covers cannot learn its own entry's fate here.
+      this.settleProposalsUpTo(g, rd.snapshot.meta.index);
+      this.applyCommitted(g, rd.committedEntries);
+      // The state machine staged its writes after this turn's batch: make sure a turn commits them.
+      this.unsyncedApply = true;
+    }
     for (const rs of rd.readStates) {
       const w = g.reads.get(contextKey(rs.context));
       if (w) w.index = rs.index;
@@ -976,6 +1003,11 @@ function isQuiesceMessage(m: Message): boolean {
     m.context.length === QUIESCE_CONTEXT.length &&
     m.context[0] === QUIESCE_CONTEXT[0]
   );
+}
+
+/** Resolves in the check phase of this event-loop turn, after the callbacks already queued there. */
+function nextImmediate(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function expire<K>(waiters: Map<K, { deadline: number; reject(err: Error): void }>, now: number): void {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RaftHost } from '../../src/partition/host.js';
-import { type Message, MessageType, Role } from '../../src/raft/types.js';
+import { type Entry, type Message, MessageType, Role } from '../../src/raft/types.js';
 import { MemoryLogStore } from '../../src/storage/memory-log-store.js';
 import { waitFor } from '../broker/cluster-harness.js';
 import { ListMachine, Mesh, TIMING } from './host-mesh.js';
@@ -8,19 +8,55 @@ import { ListMachine, Mesh, TIMING } from './host-mesh.js';
 const GROUP = 3;
 const encode = (s: string) => new TextEncoder().encode(s);
 
+/** A store whose writes stop at will: every commit after the one that made `holdAfter` durable waits for `release()`. */
+class HeldStore extends MemoryLogStore {
+  holdAfter = Number.POSITIVE_INFINITY;
+  held = 0;
+  #lastAppended = 0;
+  #holding = false;
+  #waiting: Array<() => void> = [];
+
+  override append(groupId: number, entries: readonly Entry[]): void {
+    super.append(groupId, entries);
+    if (entries.length > 0) this.#lastAppended = entries[entries.length - 1]!.index;
+  }
+
+  override async commit(options?: { readonly sync?: boolean }): Promise<void> {
+    if (this.#holding) {
+      this.held++;
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    }
+    const makesItDurable = this.#lastAppended >= this.holdAfter;
+    await super.commit(options);
+    if (makesItDurable) this.#holding = true;
+  }
+
+  release(): void {
+    this.holdAfter = Number.POSITIVE_INFINITY;
+    this.#holding = false;
+    for (const resolve of this.#waiting.splice(0)) resolve();
+  }
+}
+
 describe('RaftHost proposals', () => {
   const hosts: RaftHost[] = [];
   const machines = new Map<number, ListMachine>();
   afterEach(async () => {
+    for (const store of stores.values()) store.release();
     for (const h of hosts.splice(0)) await h.close();
     machines.clear();
+    stores.clear();
   });
+
+  const stores = new Map<number, HeldStore>();
 
   async function cluster(mesh: Mesh): Promise<RaftHost> {
     for (const id of [1, 2, 3]) {
+      const store = new HeldStore();
+      stores.set(id, store);
       const host = new RaftHost({
         nodeId: id,
-        store: new MemoryLogStore(),
+        store,
         transport: mesh.transport(id),
         timing: TIMING,
       });
@@ -70,6 +106,18 @@ describe('RaftHost proposals', () => {
       ),
     );
     expect(seen).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('answers a committed proposal without waiting for the writes of the turn that applies it', async () => {
+    const mesh = new Mesh();
+    const leader = await cluster(mesh);
+    const store = stores.get(leader.nodeId)!;
+    // Every write of the leader after the one that makes this entry durable waits: its commit
+    // is known (and it is applied) only in a later turn, whose own writes never finish.
+    store.holdAfter = leader.status(GROUP)!.lastIndex + 1;
+    await leader.propose(GROUP, encode('answered'));
+    expect(store.held).toBeGreaterThan(0);
+    expect(machines.get(leader.nodeId)!.values).toContain('answered');
   });
 
   it('a turn with more bytes than one message holds sends several messages', async () => {
