@@ -235,8 +235,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const received = rawBody(req)?.length ?? 0;
     const sent = Number(reply.getHeader('content-length') ?? 0);
     const elapsedMs = reply.elapsedTime;
-    metrics.observeRequest(operation, reply.statusCode, elapsedMs / 1000);
-    metrics.countBytes(operation, received, Number.isFinite(sent) ? sent : 0);
+    metrics.observeRequest(
+      operation,
+      reply.statusCode,
+      elapsedMs / 1000,
+      received,
+      Number.isFinite(sent) ? sent : 0,
+    );
     logger.debug(
       { method: req.method, url: req.url, status: reply.statusCode, ms: elapsedMs, operation },
       'request',
