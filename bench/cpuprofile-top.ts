@@ -3,7 +3,10 @@
  * writes one per broker): self time by area (raftlog's own directories, each npm package, Node's
  * internals, GC, idle) and the top functions by self time.
  *
- *   node dist/bench/cpuprofile-top.js FILE.cpuprofile [--top 25]
+ *   node dist/bench/cpuprofile-top.js FILE.cpuprofile [--top 25] [--after 5]
+ *
+ * `--after S` counts only samples taken S seconds or more after the profile started: a broker's
+ * start-up (module loading, compiling) otherwise shows up as a large share of a short run.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -22,7 +25,7 @@ interface Profile {
 }
 
 const { values, positionals } = parseArgs({
-  options: { top: { type: 'string', default: '25' } },
+  options: { top: { type: 'string', default: '25' }, after: { type: 'string', default: '0' } },
   allowPositionals: true,
 });
 
@@ -42,7 +45,12 @@ for (const file of positionals) {
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
+  const skipUs = Number(values.after) * 1e6;
+  // timeDeltas[i] is the time from sample i-1 to sample i: sample i lasted until timeDeltas[i+1].
+  let at = 0;
   for (let i = 0; i < p.samples.length; i++) {
+    at += p.timeDeltas[i] ?? 0;
+    if (at < skipUs) continue;
     const dt = p.timeDeltas[i + 1] ?? 0;
     self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + dt);
   }

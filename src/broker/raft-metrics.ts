@@ -63,6 +63,17 @@ export function registerRaftMetrics(registry: Registry, broker: Broker): () => v
       this.set({ kind: 'handshake_rejected' }, s.handshakesRejected);
     },
   });
+  new Gauge({
+    name: 'raftlog_transport_messages',
+    help: 'Raft messages the peer transport carried, by direction (sent, received): several share a frame',
+    labelNames: ['direction'],
+    registers,
+    collect() {
+      const s = broker.transportStats();
+      this.set({ direction: 'sent' }, s.messagesSent);
+      this.set({ direction: 'received' }, s.messagesReceived);
+    },
+  });
 
   new Gauge({
     name: 'raftlog_learner_bytes_total',

@@ -16,7 +16,6 @@ export function checkEncoding(field: string, value: unknown): ByteStringEncoding
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const textEncoder = new TextEncoder();
 const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
@@ -26,9 +25,10 @@ const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 export function bytesFromField(field: string, value: unknown, encoding: ByteStringEncoding): Uint8Array {
   if (value instanceof Uint8Array) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
   const text = checkText(field, value);
-  if (encoding === 'utf8') return textEncoder.encode(text);
-  if (!BASE64.test(text)) throw invalid(`${field} must be base64`);
-  const bytes = Buffer.from(text, 'base64');
+  if (encoding === 'base64' && !BASE64.test(text)) throw invalid(`${field} must be base64`);
+  // Buffer.from rather than TextEncoder for UTF-8: about twice as fast, small strings taking a
+  // slice of Node's shared pool. The bytes are copied into the Raft entry right after.
+  const bytes = Buffer.from(text, encoding);
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 

@@ -55,6 +55,9 @@ export function serialize(format: WireFormat, value: unknown): Buffer {
 
 /** The format named by a Content-Type header, or undefined for any other media type. */
 export function formatOfContentType(contentType: string | undefined): WireFormat | undefined {
+  // What clients send nearly always, without parsing.
+  if (contentType === JSON_TYPE) return 'json';
+  if (contentType === MSGPACK_TYPE) return 'msgpack';
   const media = contentType === undefined ? undefined : contentType.split(';', 1)[0]!.trim().toLowerCase();
   if (media === JSON_TYPE) return 'json';
   if (media === MSGPACK_TYPE) return 'msgpack';
@@ -66,6 +69,9 @@ export function formatOfContentType(contentType: string | undefined): WireFormat
  * (q-values, then order; wildcards do not choose), else the request body's format, else JSON.
  */
 export function responseFormat(accept: string | undefined, contentType: string | undefined): WireFormat {
+  // No Accept, or one that ranks nothing (the usual case): no ranges to parse.
+  if (accept === undefined || accept === '' || accept === '*/*')
+    return formatOfContentType(contentType) ?? 'json';
   let best: { format: WireFormat; q: number } | undefined;
   for (const range of (accept ?? '').split(',')) {
     const [media, ...params] = range.split(';');

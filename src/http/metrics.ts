@@ -48,24 +48,40 @@ const PARTITION_GAUGES: ReadonlyArray<readonly [string, string, (s: PartitionSta
   ['raftlog_partition_high_watermark', 'Offset after the last committed record', (s) => s.highWatermark],
 ];
 
-/** Counters and histograms the HTTP layer updates, plus per-partition gauges read at scrape time. */
+/** What one operation's requests added up to since the server started. */
+interface OperationTally {
+  readonly byStatus: Map<number, number>;
+  received: number;
+  sent: number;
+}
+
+/**
+ * Counters and histograms the HTTP layer updates, plus per-partition gauges read at scrape time.
+ * The per-request counters are plain additions here, handed to prom-client when scraped: its
+ * increments build a label key string each time, several per request on the produce path.
+ */
 export class HttpMetrics {
   readonly registry: Registry;
-  readonly #requests: Counter<'operation' | 'status'>;
+  readonly #tallies = new Map<Operation, OperationTally>();
+  readonly #records = { produced: 0, fetched: 0 };
   readonly #duration: Histogram<'operation'>;
-  readonly #received: Counter<'operation'>;
-  readonly #sent: Counter<'operation'>;
-  readonly #records: Counter<'direction'>;
   readonly #forwarded: Counter<'operation' | 'outcome'>;
 
   constructor(broker: BrokerApi, registry: Registry = new Registry()) {
     this.registry = registry;
     const registers = [registry];
-    this.#requests = new Counter({
+    const tallies = this.#tallies;
+    const records = this.#records;
+    new Counter({
       name: 'raftlog_http_requests_total',
       help: 'HTTP requests answered, by operation and status',
       labelNames: ['operation', 'status'],
       registers,
+      collect() {
+        this.reset();
+        for (const [operation, t] of tallies)
+          for (const [status, n] of t.byStatus) this.inc({ operation, status }, n);
+      },
     });
     this.#duration = new Histogram({
       name: 'raftlog_http_request_duration_seconds',
@@ -74,23 +90,36 @@ export class HttpMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
-    this.#received = new Counter({
+    new Counter({
       name: 'raftlog_http_received_bytes_total',
       help: 'Request body bytes received, by operation',
       labelNames: ['operation'],
       registers,
+      collect() {
+        this.reset();
+        for (const [operation, t] of tallies) if (t.received > 0) this.inc({ operation }, t.received);
+      },
     });
-    this.#sent = new Counter({
+    new Counter({
       name: 'raftlog_http_sent_bytes_total',
       help: 'Response body bytes sent, by operation',
       labelNames: ['operation'],
       registers,
+      collect() {
+        this.reset();
+        for (const [operation, t] of tallies) if (t.sent > 0) this.inc({ operation }, t.sent);
+      },
     });
-    this.#records = new Counter({
+    new Counter({
       name: 'raftlog_records_total',
       help: 'Records produced and fetched through this broker (direction = produced | fetched)',
       labelNames: ['direction'],
       registers,
+      collect() {
+        this.reset();
+        for (const direction of ['produced', 'fetched'] as const)
+          if (records[direction] > 0) this.inc({ direction }, records[direction]);
+      },
     });
     this.#forwarded = new Counter({
       name: 'raftlog_forwarded_requests_total',
@@ -124,21 +153,28 @@ export class HttpMetrics {
     });
   }
 
-  /** One answered request. */
-  observeRequest(operation: Operation, status: number, seconds: number): void {
-    this.#requests.inc({ operation, status });
+  /** One answered request: its status, time taken, and the body bytes received and sent. */
+  observeRequest(
+    operation: Operation,
+    status: number,
+    seconds: number,
+    received: number,
+    sent: number,
+  ): void {
+    let t = this.#tallies.get(operation);
+    if (t === undefined) {
+      t = { byStatus: new Map(), received: 0, sent: 0 };
+      this.#tallies.set(operation, t);
+    }
+    t.byStatus.set(status, (t.byStatus.get(status) ?? 0) + 1);
+    t.received += received;
+    t.sent += sent;
     this.#duration.observe({ operation }, seconds);
-  }
-
-  /** Body bytes of one request and its answer. */
-  countBytes(operation: Operation, received: number, sent: number): void {
-    if (received > 0) this.#received.inc({ operation }, received);
-    if (sent > 0) this.#sent.inc({ operation }, sent);
   }
 
   /** Records this broker wrote or read for a client. */
   countRecords(direction: 'produced' | 'fetched', n: number): void {
-    if (n > 0) this.#records.inc({ direction }, n);
+    this.#records[direction] += n;
   }
 
   /** One request (or partition batch) forwarded to a leader. */

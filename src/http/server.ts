@@ -17,6 +17,7 @@ import {
   parseBody,
   responseFormat,
   serialize,
+  type WireFormat,
 } from './media.js';
 import { HttpMetrics, type Operation } from './metrics.js';
 import { type Answer, buildRoutes, type RouteDef, wasForwarded } from './routes.js';
@@ -122,15 +123,21 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     });
   }
 
-  function send(req: FastifyRequest, reply: FastifyReply, answer: Answer): FastifyReply {
+  function send(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    answer: Answer,
+    format: WireFormat = responseFormat(req.headers.accept, req.headers['content-type']),
+  ): FastifyReply {
     reply.code(answer.status);
     if ('raw' in answer) {
       if (answer.sent) reply.raw.once('finish', answer.sent);
       return reply.type(answer.contentType ?? 'application/octet-stream').send(answer.raw);
     }
     if (answer.body === undefined) return reply.send();
-    const format = responseFormat(req.headers.accept, req.headers['content-type']);
-    return reply.type(CONTENT_TYPES[format]).send(serialize(format, answer.body));
+    // JSON goes out as a string: Node writes it with the headers in one piece, no buffer made.
+    const body = format === 'json' ? JSON.stringify(answer.body) : serialize(format, answer.body);
+    return reply.type(CONTENT_TYPES[format]).send(body);
   }
 
   function sendError(req: FastifyRequest, reply: FastifyReply, err: ErrorReply): FastifyReply {
@@ -201,7 +208,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         } catch (err) {
           answer = await forwardOrThrow(def, req, err, clientGone);
         }
-        return send(req, reply, answer);
+        return send(req, reply, answer, format);
       },
     });
   }
@@ -231,16 +238,24 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   app.setErrorHandler((err, req, reply) => answerError(req, reply, err));
 
-  app.addHook('onResponse', async (req, reply) => {
+  // A callback hook, not an async one: no promise per request.
+  app.addHook('onResponse', (req, reply, done) => {
     const operation = req.routeOptions.config.operation ?? 'unmatched';
     const received = rawBody(req)?.length ?? 0;
     const sent = Number(reply.getHeader('content-length') ?? 0);
-    metrics.observeRequest(operation, reply.statusCode, reply.elapsedTime / 1000);
-    metrics.countBytes(operation, received, Number.isFinite(sent) ? sent : 0);
+    const elapsedMs = reply.elapsedTime;
+    metrics.observeRequest(
+      operation,
+      reply.statusCode,
+      elapsedMs / 1000,
+      received,
+      Number.isFinite(sent) ? sent : 0,
+    );
     logger.debug(
-      { method: req.method, url: req.url, status: reply.statusCode, ms: reply.elapsedTime, operation },
+      { method: req.method, url: req.url, status: reply.statusCode, ms: elapsedMs, operation },
       'request',
     );
+    done();
   });
 
   let closing: Promise<void> | undefined;

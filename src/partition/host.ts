@@ -19,6 +19,7 @@ import {
 import type { LogStore } from '../storage/log-store.js';
 import { type LeadershipEvent, leadershipChannel, type TurnEvent, turnChannel } from './diagnostics.js';
 import { DEFAULT_MOVE_BANDWIDTH, LearnerThrottle } from './learner-throttle.js';
+import { withoutRedundantAppends } from './redundant-appends.js';
 import type { GroupMessage, PeerTransport } from './transport.js';
 
 /**
@@ -109,8 +110,22 @@ export interface RaftHostOptions {
  */
 const MAX_INFLIGHT_BYTES = 16 * 1024 * 1024;
 
+/**
+ * Most entry bytes in one append message, and so in one batch of proposals handed to Raft
+ * together (a batch goes to each follower as one message; a larger one would wait for a round trip).
+ */
+const MAX_MESSAGE_BYTES = 1024 * 1024;
+
 interface ProposalWaiter {
   readonly term: number;
+  readonly deadline: number;
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+/** A proposal waiting for the start of the next turn, where a group's proposals go to Raft together. */
+interface QueuedProposal {
+  readonly data: Uint8Array;
   readonly deadline: number;
   resolve(value: unknown): void;
   reject(err: Error): void;
@@ -143,6 +158,8 @@ class ReadBatch {
 /** One Raft group hosted here. */
 class HostedGroup {
   readonly proposals = new Map<number, ProposalWaiter>();
+  /** Proposals not handed to Raft yet (see `submitProposals`). */
+  queued: QueuedProposal[] = [];
   readonly reads = new Map<string, ReadBatch>();
   /** The context of the read batch that has not been handed to Raft yet (see `submitReads`). */
   openRead: Uint8Array | undefined;
@@ -192,9 +209,10 @@ export interface HostStats {
 
 /**
  * The multi-Raft host: drives every Raft group of this broker with one ticker and one loop. Each
- * turn takes the Ready of every group that has one, stages all their writes in the store and
- * makes them durable with ONE synced batch, then sends all messages (one frame per peer), applies
- * committed entries and advances — the order written on {@link Ready}.
+ * turn takes the Ready of every group that has one, stages all their writes in the store, applies
+ * committed entries (answering their proposers) while it makes the writes durable with ONE synced
+ * batch, then sends all messages (one frame per peer) and advances — the order written on
+ * {@link Ready}, with a leader's appends sent before its sync.
  */
 export class RaftHost {
   readonly nodeId: number;
@@ -295,6 +313,7 @@ export class RaftHost {
       storage: view,
       applied: Math.max(snapshot.meta.index, Math.min(sm.durableApplied, commit)),
       maxInflightBytes: MAX_INFLIGHT_BYTES,
+      maxSizePerMsg: MAX_MESSAGE_BYTES,
       electionTick: this.timing.electionTick,
       heartbeatTick: this.timing.heartbeatTick,
       randomInt: this.randomInt,
@@ -352,6 +371,7 @@ export class RaftHost {
     // A write in flight may still commit elsewhere: its outcome is unknown, not a refusal.
     for (const w of g.proposals.values())
       w.reject(new RaftlogError('COMMIT_TIMEOUT', `${gone}; the outcome is unknown`));
+    for (const q of g.queued) q.reject(new RaftlogError('NOT_LEADER', `${gone}; it was not written`));
     for (const w of g.reads.values()) w.reject(new RaftlogError('NOT_LEADER', gone));
     if (dropData) {
       this.store.dropGroup(id);
@@ -400,27 +420,27 @@ export class RaftHost {
    * unknown.
    */
   propose(id: number, data: Uint8Array): Promise<unknown> {
-    return this.proposeWith(id, (node) => node.propose(data));
+    let g: HostedGroup;
+    try {
+      g = this.leaderGroup(id);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // Queued for the next turn: the proposals of one turn reach each follower in one message.
+    return new Promise((resolve, reject) => {
+      g.queued.push({ data, deadline: Date.now() + this.requestTimeoutMs, resolve, reject });
+      this.touch(g);
+    });
   }
 
   /** Propose a membership change of group `id` (on its leader). Resolves with the new membership. */
   proposeConfChange(id: number, cc: ConfChange): Promise<ConfState> {
-    return this.proposeWith(id, (node) => node.proposeConfChange(cc)) as Promise<ConfState>;
-  }
-
-  private proposeWith(id: number, submit: (node: RawNode) => void): Promise<unknown> {
     let g: HostedGroup;
     try {
-      g = this.group(id);
-      if (g.node.role !== Role.Leader) throw this.notLeader(g);
-      submit(g.node);
+      g = this.leaderGroup(id);
+      g.node.proposeConfChange(cc);
     } catch (err) {
-      if (err instanceof RaftlogError && err.code === 'PROPOSAL_DROPPED') {
-        return Promise.reject(
-          new RaftlogError('NOT_LEADER', err.message, { cause: err, details: { leader: undefined } }),
-        );
-      }
-      return Promise.reject(err);
+      return Promise.reject(proposalRefusal(err));
     }
     const index = g.node.lastIndex();
     const term = g.node.term;
@@ -428,6 +448,55 @@ export class RaftHost {
     return new Promise((resolve, reject) => {
       g.proposals.set(index, { term, deadline: Date.now() + this.requestTimeoutMs, resolve, reject });
     });
+  }
+
+  /** Group `id`, of which this broker must be the leader. */
+  private leaderGroup(id: number): HostedGroup {
+    const g = this.group(id);
+    if (g.node.role !== Role.Leader) throw this.notLeader(g);
+    return g;
+  }
+
+  /**
+   * Hand a group's queued proposals to Raft (at the start of a turn), as few batches as the
+   * message size allows: Raft sends each batch to each follower as one append message.
+   */
+  private submitProposals(g: HostedGroup): void {
+    const queued = g.queued;
+    if (queued.length === 0) return;
+    g.queued = [];
+    let start = 0;
+    while (start < queued.length) {
+      let end = start + 1;
+      let bytes = queued[start]!.data.byteLength;
+      while (end < queued.length && bytes + queued[end]!.data.byteLength <= MAX_MESSAGE_BYTES) {
+        bytes += queued[end]!.data.byteLength;
+        end++;
+      }
+      this.proposeBatch(g, queued.slice(start, end));
+      start = end;
+    }
+  }
+
+  /**
+   * Propose `batch` as consecutive entries. Raft takes a batch all or none, which is what one by
+   * one would give too: the reasons it drops a proposal (no longer leader or member, leadership
+   * being handed over) hold for every entry alike.
+   */
+  private proposeBatch(g: HostedGroup, batch: readonly QueuedProposal[]): void {
+    try {
+      if (g.node.role !== Role.Leader) throw this.notLeader(g);
+      g.node.proposeBatch(batch.map((q) => q.data));
+    } catch (err) {
+      const refusal = proposalRefusal(err);
+      for (const q of batch) q.reject(refusal);
+      return;
+    }
+    const term = g.node.term;
+    let index = g.node.lastIndex() - batch.length;
+    for (const { deadline, resolve, reject } of batch) {
+      g.proposals.set(++index, { term, deadline, resolve, reject });
+    }
   }
 
   /**
@@ -552,6 +621,8 @@ export class RaftHost {
     for (const g of this.groups.values()) {
       expire(g.proposals, now);
       expire(g.reads, now);
+      // Queued proposals wait longer than a turn only while a turn is stuck (a stalled disk).
+      if (g.queued.length > 0) g.queued = expireQueued(g.queued, now);
       if (g.quiesced) {
         // A quiet follower wakes up when its leader's broker falls silent: then it elects.
         const leader = g.node.leader;
@@ -570,6 +641,7 @@ export class RaftHost {
         heartbeatDue &&
         !g.inFlight &&
         g.proposals.size === 0 &&
+        g.queued.length === 0 &&
         g.reads.size === 0 &&
         g.node.quiesce(silentPeers)
       ) {
@@ -671,6 +743,7 @@ export class RaftHost {
     const candidates = [...this.dirty];
     this.dirty.clear();
     for (const g of candidates) {
+      this.submitProposals(g);
       this.submitReads(g);
       if (!g.node.hasReady()) continue;
       const rd = g.node.ready();
@@ -679,11 +752,12 @@ export class RaftHost {
       work.push(g);
       // Raft thesis §10.2.1: a leader's appends and heartbeats need not wait for its own fsync
       // (it counts itself toward the quorum only after that), so followers write in parallel.
+      const messages = withoutRedundantAppends(rd.messages);
       if (g.node.role === Role.Leader) {
-        g.lateMessages = rd.messages.filter((m) => !SENDABLE_BEFORE_SYNC.has(m.type));
-        early.push([g, rd.messages.filter((m) => SENDABLE_BEFORE_SYNC.has(m.type))]);
+        g.lateMessages = messages.filter((m) => !SENDABLE_BEFORE_SYNC.has(m.type));
+        early.push([g, messages.filter((m) => SENDABLE_BEFORE_SYNC.has(m.type))]);
       } else {
-        g.lateMessages = rd.messages;
+        g.lateMessages = messages;
       }
     }
     if (work.length === 0 && !this.unsyncedApply) return;
@@ -691,12 +765,18 @@ export class RaftHost {
     this.stats.turns++;
     this.sendAll(early);
     // Group commit: every group's writes of this turn, and the state-machine writes staged by
-    // the previous turn's applies, go into one batch. It is synced when any Ready needs it (new
-    // entries, a snapshot, a new term or vote); a batch of commit indexes and state-machine
-    // checkpoints alone need not wait for the disk (a later synced batch makes it durable too).
+    // earlier applies, go into one batch. It is synced when any Ready needs it (new entries, a
+    // snapshot, a new term or vote); a batch of commit indexes and state-machine checkpoints
+    // alone need not wait for the disk (a later synced batch makes it durable too).
     const sync = work.some((g) => g.inFlight!.mustSync);
     const t0 = performance.now();
-    await this.store.commit({ sync });
+    const committing = this.store.commit({ sync });
+    // Committed entries are on a majority of disks already (a leader counts its own copy only
+    // once it is synced): they are applied, and their proposers answered, while this turn's batch
+    // is written rather than after it, as etcd does. After the store's own callback of this
+    // event-loop turn, which starts the batch: answering overlaps the disk write.
+    const applying = nextImmediate().then(() => this.applyEarly(work));
+    await Promise.all([committing, applying]);
     const ms = performance.now() - t0;
     if (sync) this.stats.syncs++;
     if (turnChannel.hasSubscribers) {
@@ -711,7 +791,7 @@ export class RaftHost {
     this.stats.lastSyncMs = ms;
     this.stats.totalSyncMs += ms;
     this.sendAll(work.map((g) => [g, g.lateMessages] as const));
-    for (const g of work) this.applyAndAdvance(g);
+    for (const g of work) this.finishReady(g);
   }
 
   /** Step 1 of the Ready contract: stage what must be durable before anything else happens. */
@@ -749,19 +829,23 @@ export class RaftHost {
     for (const [g, peer] of snapshotsSent) g.node.reportSnapshot(peer, true);
   }
 
-  /** Steps 3 and 4: apply the snapshot and committed entries, answer waiters, then advance. */
-  private applyAndAdvance(g: HostedGroup): void {
-    const rd = g.inFlight!;
-    g.inFlight = undefined;
-    if (!this.groups.has(g.id)) return; // removed while its Ready was being persisted
-    if (rd.snapshot) {
-      g.sm.restore(rd.snapshot);
-      this.recordConfIndex(g, rd.snapshot.meta.index);
-      // Whoever waited on an index the snapshot covers cannot learn its own entry's fate here.
-      this.settleProposalsUpTo(g, rd.snapshot.meta.index);
+  /**
+   * Step 3 ahead of step 1 (see {@link Ready}) for the Readies of `work` without a snapshot;
+   * what applying stages goes into a later batch.
+   */
+  private applyEarly(work: readonly HostedGroup[]): void {
+    if (this.failure) return;
+    for (const g of work) {
+      const rd = g.inFlight!;
+      if (rd.snapshot || rd.committedEntries.length === 0 || !this.groups.has(g.id)) continue;
+      this.applyCommitted(g, rd.committedEntries);
+      this.unsyncedApply = true;
     }
-    let last = 0;
-    for (const e of rd.committedEntries) {
+  }
+
+  /** Step 3: apply committed entries and answer their proposers. */
+  private applyCommitted(g: HostedGroup, entries: readonly Entry[]): void {
+    for (const e of entries) {
       let result: unknown;
       if (e.type === EntryType.ConfChange) {
         // After a restart, Raft hands out again the entries above the state machine's durable
@@ -790,10 +874,26 @@ export class RaftHost {
             ),
           );
       }
-      last = e.index;
     }
-    // The state machine staged its writes: make sure a turn commits them.
-    if (last > 0 || rd.snapshot) this.unsyncedApply = true;
+  }
+
+  /**
+   * Step 3 for a Ready with a snapshot (restored now that it is durable, then its committed
+   * entries applied), and step 4 for every Ready: read states, role changes, advance.
+   */
+  private finishReady(g: HostedGroup): void {
+    const rd = g.inFlight!;
+    g.inFlight = undefined;
+    if (!this.groups.has(g.id)) return; // removed while its Ready was being persisted
+    if (rd.snapshot) {
+      g.sm.restore(rd.snapshot);
+      this.recordConfIndex(g, rd.snapshot.meta.index);
+      // Whoever waited on an index the snapshot covers cannot learn its own entry's fate here.
+      this.settleProposalsUpTo(g, rd.snapshot.meta.index);
+      this.applyCommitted(g, rd.committedEntries);
+      // The state machine staged its writes after this turn's batch: make sure a turn commits them.
+      this.unsyncedApply = true;
+    }
     for (const rs of rd.readStates) {
       const w = g.reads.get(contextKey(rs.context));
       if (w) w.index = rs.index;
@@ -860,8 +960,10 @@ export class RaftHost {
     });
     for (const g of this.groups.values()) {
       for (const w of g.proposals.values()) w.reject(stopped);
+      for (const q of g.queued) q.reject(stopped);
       for (const w of g.reads.values()) w.reject(stopped);
       g.proposals.clear();
+      g.queued = [];
       g.reads.clear();
     }
     clearInterval(this.ticker);
@@ -890,6 +992,7 @@ export class RaftHost {
     const closing = new RaftlogError('NOT_LEADER', 'this broker is shutting down');
     for (const g of this.groups.values()) {
       for (const w of g.proposals.values()) w.reject(unknown);
+      for (const q of g.queued) q.reject(closing);
       for (const w of g.reads.values()) w.reject(closing);
     }
     this.groups.clear();
@@ -910,10 +1013,37 @@ function isQuiesceMessage(m: Message): boolean {
   );
 }
 
+/** Resolves in the check phase of this event-loop turn, after the callbacks already queued there. */
+function nextImmediate(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 function expire<K>(waiters: Map<K, { deadline: number; reject(err: Error): void }>, now: number): void {
   for (const [key, w] of waiters) {
     if (w.deadline > now) continue;
     waiters.delete(key);
-    w.reject(new RaftlogError('COMMIT_TIMEOUT', 'timed out; the outcome of this request is unknown'));
+    w.reject(timedOut());
   }
+}
+
+/** The queued proposals still within their deadline; the others are rejected. */
+function expireQueued(queued: readonly QueuedProposal[], now: number): QueuedProposal[] {
+  const kept: QueuedProposal[] = [];
+  for (const q of queued) {
+    if (q.deadline > now) kept.push(q);
+    else q.reject(timedOut());
+  }
+  return kept;
+}
+
+function timedOut(): RaftlogError {
+  return new RaftlogError('COMMIT_TIMEOUT', 'timed out; the outcome of this request is unknown');
+}
+
+/** Raft's refusal of a proposal as the error for its proposer: a dropped one was not written. */
+function proposalRefusal(err: unknown): Error {
+  if (err instanceof RaftlogError && err.code === 'PROPOSAL_DROPPED') {
+    return new RaftlogError('NOT_LEADER', err.message, { cause: err, details: { leader: undefined } });
+  }
+  return err instanceof Error ? err : new Error(String(err));
 }

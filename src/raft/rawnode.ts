@@ -156,11 +156,19 @@ export class RawNode {
 
   /** Propose application data; forwarded to the leader when this node is a follower. */
   propose(data: Uint8Array): void {
+    this.proposeBatch([data]);
+  }
+
+  /**
+   * Propose several entries of application data at once, appended together (all or none): the
+   * leader sends them to each follower in one append message instead of one message per entry.
+   */
+  proposeBatch(data: readonly Uint8Array[]): void {
     this.raft.step(
       message({
         type: MessageType.Prop,
         from: this.raft.id,
-        entries: [{ term: 0, index: 0, type: EntryType.Normal, data }],
+        entries: data.map((d) => ({ term: 0, index: 0, type: EntryType.Normal, data: d })),
       }),
     );
   }

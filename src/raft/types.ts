@@ -181,7 +181,10 @@ export interface ReadState {
  * 2. Only then send `messages`: votes, append acknowledgements and appends carry promises that
  *    the persisted state backs.
  * 3. Apply `snapshot` (if set) and then `committedEntries` to the state machine, in order. For
- *    each committed entry of type ConfChange, call `applyConfChange` on the node.
+ *    each committed entry of type ConfChange, call `applyConfChange` on the node. Committed
+ *    entries are on a majority of disks whatever step 1 does here (a leader counts its own copy
+ *    only from step 4 on), so when there is no `snapshot` the driver may apply them before step 1
+ *    completes, as etcd does.
  * 4. Call `advance()`. The core then treats `entries` as stable (a leader counts its own copy
  *    toward the quorum only from here, so its own fsync is never skipped), and the committed
  *    entries as applied.

@@ -21,7 +21,7 @@ describe('Raft metrics of a broker', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('count fsynced batches, the groups in them, elections won and hosted groups', async () => {
+  it('count fsynced batches, the groups in them, elections won, hosted groups and Raft messages', async () => {
     dir = await mkdtemp(join(tmpdir(), 'raftlog-metrics-'));
     const registry = new Registry();
     broker = new Broker({ id: 1, store: await LevelLogStore.open(dir) });
@@ -39,6 +39,9 @@ describe('Raft metrics of a broker', () => {
       const active = sample(text, 'raftlog_groups{state="active"}') ?? 0;
       const quiet = sample(text, 'raftlog_groups{state="quiet"}') ?? 0;
       expect(active + quiet).toBe(3);
+      // A broker alone sends no Raft message to anyone.
+      expect(sample(text, 'raftlog_transport_messages{direction="sent"}')).toBe(0);
+      expect(sample(text, 'raftlog_transport_messages{direction="received"}')).toBe(0);
     } finally {
       stop();
     }

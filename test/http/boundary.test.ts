@@ -64,6 +64,10 @@ describe('responseFormat (content negotiation)', () => {
   it.each([
     [undefined, undefined, 'json'],
     [undefined, 'application/vnd.msgpack', 'msgpack'],
+    ['', 'application/vnd.msgpack', 'msgpack'],
+    [undefined, 'Application/Vnd.Msgpack; charset=binary', 'msgpack'],
+    ['*/*', 'application/json; charset=utf-8', 'json'],
+    ['*/*', 'text/plain', 'json'],
     ['*/*', 'application/vnd.msgpack', 'msgpack'],
     ['application/vnd.msgpack', 'application/json', 'msgpack'],
     ['application/json', 'application/vnd.msgpack', 'json'],
