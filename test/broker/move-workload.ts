@@ -152,11 +152,20 @@ export function votersOf(cluster: InProcessCluster, group: number): number[] | u
   return undefined;
 }
 
-/** Whether every one of `replicas` holds the leader's whole log of `group`. */
+/**
+ * Whether every one of `replicas` holds the leader's whole log of `group` and knows all of it is
+ * committed: a stopped replica's records are read up to its own commit index, which a follower
+ * learns after its log is complete.
+ */
 export function caughtUp(cluster: InProcessCluster, group: number, replicas: readonly number[]): boolean {
   for (const b of cluster.running()) {
     const s = b.host.status(group);
-    if (s?.progress) return replicas.every((id) => s.progress!.get(id)?.match === s.lastIndex);
+    if (!s?.progress) continue;
+    return replicas.every(
+      (id) =>
+        s.progress!.get(id)?.match === s.lastIndex &&
+        cluster.broker(id).host.status(group)?.hardState.commit === s.lastIndex,
+    );
   }
   return false;
 }
