@@ -167,6 +167,8 @@ class HostedGroup {
   inFlight: Ready | undefined;
   /** Messages of `inFlight` that may only go out after its writes are durable. */
   lateMessages: readonly Message[] = [];
+  /** A leader's appends that only carry a commit index, held back to the next turn (see `turn`). */
+  heldAppends: readonly Message[] = [];
   /** Quiet: not ticked until a proposal, a read or a message wakes it (see `RawNode.quiesce`). */
   quiesced = false;
 
@@ -745,14 +747,27 @@ export class RaftHost {
     for (const g of candidates) {
       this.submitProposals(g);
       this.submitReads(g);
-      if (!g.node.hasReady()) continue;
+      const held = g.heldAppends;
+      g.heldAppends = [];
+      if (!g.node.hasReady()) {
+        if (held.length > 0) early.push([g, held]);
+        continue;
+      }
       const rd = g.node.ready();
       g.inFlight = rd;
       this.stage(g, rd);
       work.push(g);
+      let messages = withoutRedundantAppends(held.length > 0 ? [...held, ...rd.messages] : rd.messages);
+      if (held.length === 0 && holdsBack(rd, messages)) {
+        // Appends that only move the followers' commit index wait for this group's Ready of the
+        // next turn, which follows at once: under load it has new entries whose appends carry
+        // the same commit index, and followers run one turn (and answer once) instead of two.
+        // Held once at most, and sent with the next turn in any case.
+        g.heldAppends = messages;
+        messages = [];
+      }
       // Raft thesis §10.2.1: a leader's appends and heartbeats need not wait for its own fsync
       // (it counts itself toward the quorum only after that), so followers write in parallel.
-      const messages = withoutRedundantAppends(rd.messages);
       if (g.node.role === Role.Leader) {
         g.lateMessages = messages.filter((m) => !SENDABLE_BEFORE_SYNC.has(m.type));
         early.push([g, messages.filter((m) => SENDABLE_BEFORE_SYNC.has(m.type))]);
@@ -760,7 +775,10 @@ export class RaftHost {
         g.lateMessages = messages;
       }
     }
-    if (work.length === 0 && !this.unsyncedApply) return;
+    if (work.length === 0 && !this.unsyncedApply) {
+      this.sendAll(early); // appends held back by the last turn
+      return;
+    }
     this.unsyncedApply = false;
     this.stats.turns++;
     this.sendAll(early);
@@ -997,6 +1015,18 @@ export class RaftHost {
     }
     this.groups.clear();
   }
+}
+
+/**
+ * Whether a leader's Ready without new entries sends nothing but appends carrying a commit index:
+ * those may wait a turn. Raft tolerates any delay of a message.
+ */
+function holdsBack(rd: Ready, messages: readonly Message[]): boolean {
+  return (
+    rd.entries.length === 0 &&
+    messages.length > 0 &&
+    messages.every((m) => m.type === MessageType.App && m.entries.length === 0)
+  );
 }
 
 /** A read context as a map key. */

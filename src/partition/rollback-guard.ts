@@ -283,16 +283,22 @@ export class RollbackGuard implements SyncCounterExchange {
   }
 }
 
-/** `[peer u64, counter u64]` pairs, big-endian. */
+/** `[peer u64, counter u64]` pairs, big-endian. Staged for every frame that raises a counter. */
 function encodeSeen(seen: ReadonlyMap<number, number>): Uint8Array {
   const out = Buffer.allocUnsafe(seen.size * ENTRY_BYTES);
   let at = 0;
   for (const [peer, counter] of seen) {
-    out.writeBigUInt64BE(BigInt(peer), at);
-    out.writeBigUInt64BE(BigInt(counter), at + 8);
+    writeU64(out, peer, at);
+    writeU64(out, counter, at + 8);
     at += ENTRY_BYTES;
   }
   return out;
+}
+
+/** A safe integer as a u64, big-endian, in two 32-bit halves (no BigInt made per write). */
+function writeU64(out: Buffer, n: number, at: number): void {
+  out.writeUInt32BE(Math.floor(n / 2 ** 32), at);
+  out.writeUInt32BE(n >>> 0, at + 4);
 }
 
 function decodeSeen(bytes: Uint8Array | undefined): Map<number, number> {

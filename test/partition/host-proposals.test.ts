@@ -154,3 +154,54 @@ describe('RaftHost proposals', () => {
     await expect(queued).rejects.toMatchObject({ code: 'NOT_LEADER' });
   });
 });
+
+describe('RaftHost commit indexes', () => {
+  const hosts: RaftHost[] = [];
+  const machines = new Map<number, ListMachine>();
+  afterEach(async () => {
+    for (const h of hosts.splice(0)) await h.close();
+    machines.clear();
+  });
+
+  async function cluster(mesh: Mesh): Promise<RaftHost> {
+    for (const id of [1, 2, 3]) {
+      const host = new RaftHost({
+        nodeId: id,
+        store: new MemoryLogStore(),
+        transport: mesh.transport(id),
+        timing: TIMING,
+      });
+      hosts.push(host);
+      const machine = new ListMachine();
+      machines.set(id, machine);
+      host.addGroup(GROUP, machine, { voters: [1, 2, 3], campaignIfNew: id === 1 });
+    }
+    return waitFor('a leader', () => hosts.find((h) => h.groupState(GROUP)?.role === Role.Leader));
+  }
+
+  it('while proposals keep coming, a new commit index rides with the next entries', async () => {
+    const mesh = new Mesh();
+    const leader = await cluster(mesh);
+    await leader.propose(GROUP, encode('first'));
+    const before = mesh.sent.length;
+    // 8 writers, each proposing again as soon as its last proposal is answered.
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, w) => {
+        for (let i = 0; i < 25; i++) await leader.propose(GROUP, encode(`${w}.${i}`));
+      }),
+    );
+    const appends = mesh.sent.slice(before).filter((m) => m.type === MessageType.App);
+    const commitOnly = appends.filter((m) => m.entries.length === 0);
+    // Sent on their own, commit indexes made every other append (50 of 100 here).
+    expect(commitOnly.length).toBeLessThan(appends.length / 4);
+  });
+
+  it('a commit index with no entries after it still reaches the followers', async () => {
+    const mesh = new Mesh();
+    const leader = await cluster(mesh);
+    await leader.propose(GROUP, encode('last'));
+    await waitFor('every replica applied it', () =>
+      [...machines.values()].every((m) => m.values.includes('last')),
+    );
+  });
+});

@@ -160,6 +160,21 @@ describe('RollbackGuard: what it learns of its peers', () => {
     expect(restarted.seenFrom(2)).toBe(7);
     expect(restarted.seenFrom(3)).toBe(5);
   });
+
+  it('keeps counters and peer ids of any size up to 2^53 - 1 across a restart', async () => {
+    vi.useFakeTimers();
+    const store = new MemoryLogStore();
+    const guard = new RollbackGuard({ store, dir: DIR });
+    await guard.confirm(new LocalTransport(1), [1]);
+    const counters = [2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 40 + 12345, Number.MAX_SAFE_INTEGER];
+    counters.forEach((counter, i) => guard.received(i + 2, counter));
+    guard.received(2 ** 33, 3);
+    await settle();
+    store.commitSync();
+    const restarted = new RollbackGuard({ store: store.crash(), dir: DIR });
+    counters.forEach((counter, i) => expect(restarted.seenFrom(i + 2)).toBe(counter));
+    expect(restarted.seenFrom(2 ** 33)).toBe(3);
+  });
 });
 
 describe('RollbackGuard.confirm: the start gate', () => {
