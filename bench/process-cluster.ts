@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BROKER_NODE_FLAGS } from '../src/cli/node-flags.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
@@ -67,6 +68,7 @@ export async function startProcessCluster(
     spawn(
       process.execPath,
       [
+        ...BROKER_NODE_FLAGS,
         ...(options.nodeArgs ?? []),
         CLI,
         'start',

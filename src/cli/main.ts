@@ -1,7 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
 /**
  * The `raftlog` command. Each subcommand lives in its own module; this file only dispatches.
- * Arguments are parsed with node:util's parseArgs (no dependency needed).
+ * Arguments are parsed with node:util's parseArgs (no dependency needed). The first line passes
+ * node the broker's V8 flags (`node-flags.ts`).
  */
 import { RaftlogError } from '../errors.js';
 import { commands } from './commands.js';

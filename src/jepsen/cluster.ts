@@ -5,6 +5,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
+import { BROKER_NODE_FLAGS } from '../cli/node-flags.js';
 import { FrontDoor, LinkProxy } from './link-proxy.js';
 import type { Rng } from './rng.js';
 
@@ -296,7 +297,9 @@ export class Cluster {
     const log = openSync(slot.logFile, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, [...slot.args()], { stdio: ['ignore', log, log] });
+      child = spawn(process.execPath, [...BROKER_NODE_FLAGS, ...slot.args()], {
+        stdio: ['ignore', log, log],
+      });
     } finally {
       closeSync(log);
     }
