@@ -97,7 +97,8 @@ describe('catch-up reads (issue 7)', () => {
   });
 
   it('answers OFFSET_OUT_OF_RANGE for an offset retention dropped after it was read ahead', async () => {
-    const c = await startWith(4, { 'retention.bytes': 4096 });
+    // The first 4 entries (~4 KiB of values) fit the limit, so nothing is dropped before the first fetch.
+    const c = await startWith(4, { 'retention.bytes': 8192 });
     const leader = await c.partitionLeader(TOPIC, 0);
     expect((await leader.fetch(TOPIC, 0, { offset: 0, maxRecords: 3 })).nextOffset).toBe(3);
     await produce(4, 12);

@@ -128,7 +128,12 @@ describe('consumer group HTTP API on three brokers', () => {
 
   it('a join replayed with its member_id makes one member; a moving partition waits for its owner to confirm', async () => {
     const join = { topics: ['clicks'], member_id: 'worker-1', confirm_revocations: true };
-    const first = await call(urls[0]!, 'POST', '/v1/groups/barrier/members', join);
+    // Until the group's coordinator partition has a leader the join answers 503 (retriable), and
+    // a client repeats it: with its member_id the repeat is the same join.
+    const first = await waitFor('the coordinator of barrier to take the join', async () => {
+      const answer = await call(urls[0]!, 'POST', '/v1/groups/barrier/members', join);
+      return answer.status === 503 && answer.body.retriable === true ? undefined : answer;
+    });
     expect(first).toEqual({
       status: 200,
       body: {
