@@ -167,12 +167,12 @@ describe('RollbackGuard: what it learns of its peers', () => {
     const guard = new RollbackGuard({ store, dir: DIR });
     await guard.confirm(new LocalTransport(1), [1]);
     const counters = [2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 40 + 12345, Number.MAX_SAFE_INTEGER];
-    counters.forEach((counter, i) => guard.received(i + 2, counter));
+    for (const [i, counter] of counters.entries()) guard.received(i + 2, counter);
     guard.received(2 ** 33, 3);
     await settle();
     store.commitSync();
     const restarted = new RollbackGuard({ store: store.crash(), dir: DIR });
-    counters.forEach((counter, i) => expect(restarted.seenFrom(i + 2)).toBe(counter));
+    for (const [i, counter] of counters.entries()) expect(restarted.seenFrom(i + 2)).toBe(counter);
     expect(restarted.seenFrom(2 ** 33)).toBe(3);
   });
 });
