@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RaftlogError } from '../errors.js';
 import type { Command } from './commands.js';
+import { BROKER_NODE_FLAGS } from './node-flags.js';
 
 const HELP = `usage: raftlog dev [--nodes 3] [--data-dir ./data] [--port 7001]
 
@@ -58,6 +59,7 @@ export const devCommand: Command = {
       const child = spawn(
         process.execPath,
         [
+          ...BROKER_NODE_FLAGS,
           main,
           'start',
           '--id',

@@ -1,6 +1,7 @@
 /**
  * The V8 flags a broker's `node` runs with: the `raftlog` command's first line passes them, and
- * whatever starts brokers with `node` itself (benchmarks, the jepsen-like suite) passes these.
+ * whatever starts brokers with `node` itself (`raftlog dev`, benchmarks, the jepsen-like suite)
+ * passes these.
  *
  * `--initial-old-space-size`: V8 sizes its old-generation limit from the live heap, and with it
  * the budget of external memory (the ArrayBuffers that hold record bytes) allowed before a full

@@ -855,7 +855,7 @@ export class RaftHost {
     if (this.failure) return;
     for (const g of work) {
       const rd = g.inFlight!;
-      if (rd.snapshot || rd.committedEntries.length === 0 || !this.groups.has(g.id)) continue;
+      if (rd.snapshot || rd.committedEntries.length === 0 || this.groups.get(g.id) !== g) continue;
       this.applyCommitted(g, rd.committedEntries);
       this.unsyncedApply = true;
     }
@@ -902,7 +902,7 @@ export class RaftHost {
   private finishReady(g: HostedGroup): void {
     const rd = g.inFlight!;
     g.inFlight = undefined;
-    if (!this.groups.has(g.id)) return; // removed while its Ready was being persisted
+    if (this.groups.get(g.id) !== g) return; // removed (or replaced) while its Ready was being persisted
     if (rd.snapshot) {
       g.sm.restore(rd.snapshot);
       this.recordConfIndex(g, rd.snapshot.meta.index);
