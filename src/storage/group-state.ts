@@ -17,9 +17,15 @@ export class GroupState implements RecencyLinks<GroupState> {
   lastTerm = 0;
   readonly terms = new TermIndex();
   readonly tail = new TailCache();
-  /** Lowest index written in the batch being staged / the batch in flight (not yet durable). */
-  stagedFrom = Number.POSITIVE_INFINITY;
-  inflightFrom = Number.POSITIVE_INFINITY;
+  /**
+   * Number of the last batch this group staged entries into, and the lowest index it wrote since
+   * its earlier batches were all written: while that batch is unwritten, the tail cache is the only
+   * place the entries from `pendingFrom` on can be read from.
+   */
+  pendingBatch = 0;
+  pendingFrom = Number.POSITIVE_INFINITY;
+  /** Whether the group is in the store's list of tails to trim once their batch is written. */
+  overBudget = false;
   /** Bumped whenever entries are overwritten or dropped, so a background load in flight is discarded. */
   generation = 0;
   loading = false;
@@ -63,9 +69,18 @@ export class GroupState implements RecencyLinks<GroupState> {
     return this.snapshot.meta.index + 1;
   }
 
-  /** Lowest index the tail cache must keep: entries not yet durable are found only there. */
-  get keepFrom(): number {
-    return Math.min(this.stagedFrom, this.inflightFrom);
+  /**
+   * Lowest index the tail cache must keep once batch `written` and those before it are written:
+   * entries not yet written are found only there.
+   */
+  keepFrom(written: number): number {
+    return this.pendingBatch > written ? this.pendingFrom : Number.POSITIVE_INFINITY;
+  }
+
+  /** Records that entries from `index` on were staged into batch `staging`. */
+  staged(index: number, staging: number, written: number): void {
+    if (this.pendingBatch <= written || index < this.pendingFrom) this.pendingFrom = index;
+    this.pendingBatch = staging;
   }
 
   /** Term of `index`, which must be in `firstIndex - 1 .. lastIndex`. */

@@ -126,9 +126,15 @@ export class LevelLogStore implements LogStore {
   #tailBytes = 0;
   /** Set when all tails together are over budget with nothing durable left to evict. */
   #nothingEvictable = false;
-  /** Groups with writes in the batch being staged (`stagedFrom` finite) / the batch in flight. */
-  #stagedGroups: GroupState[] = [];
-  #inflightGroups: GroupState[] = [];
+  /**
+   * Batches are numbered: the one being staged, and the last one written. Each group notes the
+   * last batch it staged entries into, so what its tail must keep follows from these two numbers
+   * and a written batch needs no pass over its groups.
+   */
+  #stagingBatch = 1;
+  #writtenBatch = 0;
+  /** Groups whose tail stayed over its budget for want of written entries to evict. */
+  #overBudget: GroupState[] = [];
   #closed = false;
   readonly #maxTailPerGroup: number;
   readonly #maxTail: number;
@@ -268,9 +274,9 @@ export class LevelLogStore implements LogStore {
     this.#tailBytes += g.tail.append(entries, g.lastIndex);
     g.lastIndex = newLast;
     g.lastTerm = entries[entries.length - 1]!.term;
-    this.#markStaged(g, first.index);
+    g.staged(first.index, this.#stagingBatch, this.#writtenBatch);
     this.#tailOrder.touch(g);
-    if (g.tail.bytes > this.#maxTailPerGroup) this.#evictGroup(g);
+    if (g.tail.bytes > this.#maxTailPerGroup) this.#trimGroup(g);
     this.#evictGlobal();
   }
 
@@ -344,7 +350,7 @@ export class LevelLogStore implements LogStore {
     this.#tailBytes -= g.tail.clear();
     this.#tailOrder.remove(g);
     this.#catchUp.drop(groupId);
-    // Left in the lists of staged or in-flight groups, it holds nothing more to evict.
+    // Left in the list of tails over budget, it holds nothing more to evict.
     this.#groups.delete(groupId);
   }
 
@@ -444,32 +450,32 @@ export class LevelLogStore implements LogStore {
   }
 
   #batchStarted(): void {
-    for (const g of this.#stagedGroups) {
-      g.inflightFrom = g.stagedFrom;
-      g.stagedFrom = Number.POSITIVE_INFINITY;
-    }
-    this.#inflightGroups = this.#stagedGroups;
-    this.#stagedGroups = [];
+    this.#stagingBatch++;
   }
 
+  /** The batch in flight (the one before the batch being staged) is written. */
   #batchDurable(): void {
-    for (const g of this.#inflightGroups) {
-      g.inflightFrom = Number.POSITIVE_INFINITY;
-      this.#evictGroup(g);
+    this.#writtenBatch = this.#stagingBatch - 1;
+    const over = this.#overBudget;
+    this.#overBudget = [];
+    for (const g of over) {
+      g.overBudget = false;
+      this.#trimGroup(g);
     }
-    this.#inflightGroups = [];
     this.#nothingEvictable = false;
     this.#evictGlobal();
   }
 
-  #markStaged(g: GroupState, index: number): void {
-    if (g.stagedFrom === Number.POSITIVE_INFINITY) this.#stagedGroups.push(g);
-    if (index < g.stagedFrom) g.stagedFrom = index;
-  }
-
-  /** Keeps the group's tail within its budget (what is durable of it). */
-  #evictGroup(g: GroupState): void {
-    this.#tailBytes -= g.tail.evict(this.#maxTailPerGroup, g.keepFrom, g.lastIndex);
+  /**
+   * Keeps the group's tail within its budget, as far as its written entries allow; if that is not
+   * far enough, again once the batch holding the rest is written.
+   */
+  #trimGroup(g: GroupState): void {
+    this.#tailBytes -= g.tail.evict(this.#maxTailPerGroup, g.keepFrom(this.#writtenBatch), g.lastIndex);
+    if (g.tail.bytes > this.#maxTailPerGroup && !g.overBudget) {
+      g.overBudget = true;
+      this.#overBudget.push(g);
+    }
   }
 
   /** Keeps all tails together within their budget, emptying the least recently appended first. */
@@ -477,7 +483,7 @@ export class LevelLogStore implements LogStore {
     if (this.#tailBytes <= this.#maxTail || this.#nothingEvictable) return;
     for (let g = this.#tailOrder.oldest; g !== undefined; ) {
       const newer = g.newer;
-      this.#tailBytes -= g.tail.evict(0, g.keepFrom, g.lastIndex);
+      this.#tailBytes -= g.tail.evict(0, g.keepFrom(this.#writtenBatch), g.lastIndex);
       if (g.tail.length === 0) this.#tailOrder.remove(g);
       if (this.#tailBytes <= this.#maxTail) return;
       g = newer;
