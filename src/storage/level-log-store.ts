@@ -263,7 +263,8 @@ export class LevelLogStore implements LogStore {
       this.#catchUp.truncateFrom(groupId, first.index);
       g.generation++;
     }
-    for (const e of entries) {
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
       const value = this.#entryEncoder.encode(groupId, e);
       this.#put(this.#entryEncoder.key, value);
       if (g.terms.extend(e.index, e.term)) {
