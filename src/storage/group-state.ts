@@ -2,12 +2,11 @@ import { RaftlogError } from '../errors.js';
 import type { ConfState, HardState, Snapshot } from '../raft/types.js';
 import type { RecoveredGroup } from './level-recovery.js';
 import { EMPTY_CONF_STATE, EMPTY_HARD_STATE, EMPTY_SNAPSHOT } from './log-checks.js';
-import type { RecencyLinks } from './recency-list.js';
 import { TailCache } from './tail-cache.js';
 import { TermIndex } from './term-index.js';
 
 /** One group's state in memory: everything but the log itself, plus the recent tail of the log. */
-export class GroupState implements RecencyLinks<GroupState> {
+export class GroupState {
   snapshot: Snapshot = EMPTY_SNAPSHOT;
   hardState: HardState = EMPTY_HARD_STATE;
   confState: ConfState = EMPTY_CONF_STATE;
@@ -18,9 +17,10 @@ export class GroupState implements RecencyLinks<GroupState> {
   readonly terms = new TermIndex();
   readonly tail = new TailCache();
   /**
-   * Number of the last batch this group staged entries into, and the lowest index it wrote since
-   * its earlier batches were all written: while that batch is unwritten, the tail cache is the only
-   * place the entries from `pendingFrom` on can be read from.
+   * Number of the last batch this group staged entries into (also how recently it appended, for
+   * the store's eviction), and the lowest index it wrote since its earlier batches were all
+   * written: while that batch is unwritten, the tail cache is the only place the entries from
+   * `pendingFrom` on can be read from.
    */
   pendingBatch = 0;
   pendingFrom = Number.POSITIVE_INFINITY;
@@ -34,10 +34,6 @@ export class GroupState implements RecencyLinks<GroupState> {
   damagedKeys: Buffer[] = [];
   /** Lowest index that may have an entry on disk (recovery may find entries below the snapshot). */
   lowestEntry = 1;
-  /** Links in the store's list of groups with cached entries, by when they last appended. */
-  older: GroupState | undefined;
-  newer: GroupState | undefined;
-  listed = false;
   readonly groupId: number;
 
   constructor(groupId: number) {

@@ -46,7 +46,6 @@ import {
   countWithinBytes,
 } from './log-checks.js';
 import type { GroupLog, LogStore } from './log-store.js';
-import { RecencyList } from './recency-list.js';
 import {
   decodeEntry,
   decodeNumber,
@@ -121,8 +120,6 @@ export class LevelLogStore implements LogStore {
   readonly #commit: GroupCommit<StagedBatch>;
   readonly #catchUp: CatchUpCache;
   readonly #entryEncoder = new EntryEncoder();
-  /** Groups with entries in their tail cache, least recently appended first. */
-  readonly #tailOrder = new RecencyList<GroupState>();
   #tailBytes = 0;
   /** Set when all tails together are over budget with nothing durable left to evict. */
   #nothingEvictable = false;
@@ -276,7 +273,6 @@ export class LevelLogStore implements LogStore {
     g.lastIndex = newLast;
     g.lastTerm = entries[entries.length - 1]!.term;
     g.staged(first.index, this.#stagingBatch, this.#writtenBatch);
-    this.#tailOrder.touch(g);
     if (g.tail.bytes > this.#maxTailPerGroup) this.#trimGroup(g);
     this.#evictGlobal();
   }
@@ -349,7 +345,6 @@ export class LevelLogStore implements LogStore {
     for (const start of g.terms.clear()) this.#del(termRunKey(groupId, start));
     this.#dropEntries(g, Math.min(g.lowestEntry, g.firstIndex), g.lastIndex);
     this.#tailBytes -= g.tail.clear();
-    this.#tailOrder.remove(g);
     this.#catchUp.drop(groupId);
     // Left in the list of tails over budget, it holds nothing more to evict.
     this.#groups.delete(groupId);
@@ -479,17 +474,23 @@ export class LevelLogStore implements LogStore {
     }
   }
 
-  /** Keeps all tails together within their budget, emptying the least recently appended first. */
+  /**
+   * Keeps all tails together within their budget: once over it, empties the tails of the groups
+   * that appended least recently (by the batch they last appended to) until an eighth of the
+   * budget is free. Appends keep no order of their own (a list reordered on every append touched
+   * two other groups' cold state each time); the groups are sorted only here, and freeing an
+   * eighth at a time makes that rare.
+   */
   #evictGlobal(): void {
     if (this.#tailBytes <= this.#maxTail || this.#nothingEvictable) return;
-    for (let g = this.#tailOrder.oldest; g !== undefined; ) {
-      const newer = g.newer;
+    const cached = [...this.#groups.values()].filter((g) => g.tail.length > 0);
+    cached.sort((a, b) => a.pendingBatch - b.pendingBatch);
+    const target = this.#maxTail - this.#maxTail / 8;
+    for (const g of cached) {
       this.#tailBytes -= g.tail.evict(0, g.keepFrom(this.#writtenBatch), g.lastIndex);
-      if (g.tail.length === 0) this.#tailOrder.remove(g);
-      if (this.#tailBytes <= this.#maxTail) return;
-      g = newer;
+      if (this.#tailBytes <= target) return;
     }
-    // Over budget with writes not yet durable: no use trying again before the next batch lands.
+    // What is left is not yet written: no use trying again before the next batch lands.
     this.#nothingEvictable = true;
   }
 

@@ -249,6 +249,23 @@ describe('LevelLogStore: caches', () => {
     expect(await store.readEntries(1, 1, 101, 1 << 20)).toEqual(entries(1, 100, 1, 40));
   });
 
+  it('over the budget of all tails, empties the tails of the groups that appended least recently', async () => {
+    // 40-byte entries cost 136 bytes each in memory: ten fit in all.
+    const store = await openStore({ tailCacheBytes: 10 * 136 });
+    for (const group of [1, 2, 3]) {
+      store.append(group, entries(1, 3, 1, 40));
+      await store.commit();
+    }
+    store.append(1, entries(4, 4, 1, 40));
+    await store.commit();
+    // Eleven entries: over budget. Group 2 appended least recently; emptying it is enough.
+    store.append(4, entries(1, 1, 1, 40));
+    expect(store.group(2).entries(1, 4, 1 << 20)).toBeUndefined();
+    expect(store.group(3).entries(1, 4, 1 << 20)).toEqual(entries(1, 3, 1, 40));
+    expect(store.group(1).entries(1, 5, 1 << 20)).toEqual(entries(1, 4, 1, 40));
+    expect(store.group(4).entries(1, 2, 1 << 20)).toEqual(entries(1, 1, 1, 40));
+  });
+
   it('loads an old range in the background, reports it, and serves it from then on', async () => {
     await writeTwoGroups();
     const loaded: number[] = [];
