@@ -7,10 +7,9 @@ import { TermIndex } from './term-index.js';
 
 /** One group's state in memory: everything but the log itself, plus the recent tail of the log. */
 export class GroupState {
-  snapshot: Snapshot = EMPTY_SNAPSHOT;
-  hardState: HardState = EMPTY_HARD_STATE;
-  confState: ConfState = EMPTY_CONF_STATE;
-  readonly meta = new Map<string, Uint8Array>();
+  // What an append reads and writes comes first: with a thousand groups each append finds its
+  // group's state out of the cache, and these fields then share the object's first cache line.
+  damage: RaftlogError | undefined;
   lastIndex = 0;
   /** Term of `lastIndex` (the snapshot's when the log is empty). */
   lastTerm = 0;
@@ -20,16 +19,20 @@ export class GroupState {
    * Number of the last batch this group staged entries into (also how recently it appended, for
    * the store's eviction), and the lowest index it wrote since its earlier batches were all
    * written: while that batch is unwritten, the tail cache is the only place the entries from
-   * `pendingFrom` on can be read from.
+   * `pendingFrom` on can be read from. (No infinity for "none": a field that ever holds a
+   * non-integer is boxed, one more object to touch on every append.)
    */
   pendingBatch = 0;
-  pendingFrom = Number.POSITIVE_INFINITY;
+  pendingFrom = 0;
   /** Whether the group is in the store's list of tails to trim once their batch is written. */
   overBudget = false;
+  snapshot: Snapshot = EMPTY_SNAPSHOT;
+  hardState: HardState = EMPTY_HARD_STATE;
+  confState: ConfState = EMPTY_CONF_STATE;
+  readonly meta = new Map<string, Uint8Array>();
   /** Bumped whenever entries are overwritten or dropped, so a background load in flight is discarded. */
   generation = 0;
   loading = false;
-  damage: RaftlogError | undefined;
   /** Keys found by recovery for a damaged group, so `dropGroup` removes them all. */
   damagedKeys: Buffer[] = [];
   /** Lowest index that may have an entry on disk (recovery may find entries below the snapshot). */
