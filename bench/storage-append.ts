@@ -1,9 +1,11 @@
 /**
  * The append path alone, for profiling: `turns` host-loop turns of one entry of `size` bytes to
  * each of `groups` groups, then one synced commit, on the store or on raw `level` (chained
- * batches of the same puts). Prints staging time, wall time and process CPU per entry.
+ * batches of the same puts); or (`writers`) the store under one writer per group, each appending
+ * one entry and awaiting its own commit, `turns` times. Prints staging time (host loop and raw),
+ * wall time and process CPU per entry.
  *
- *   node dist/bench/storage-append.js <store|raw> <turns> <groups> <size>
+ *   node dist/bench/storage-append.js <store|writers|raw> <turns> <groups> <size>
  *
  * Timings swing on a shared machine; instruction counts do not. Marginal instructions per entry,
  * repeatable to a few instructions (`--single-threaded` keeps V8's compiler and GC on one thread):
@@ -23,8 +25,8 @@ const [mode, turnsArg, groupsArg, sizeArg] = process.argv.slice(2);
 const turns = Number(turnsArg);
 const groups = Number(groupsArg);
 const size = Number(sizeArg);
-if (!['store', 'raw'].includes(mode ?? '') || !(turns > 0 && groups > 0 && size >= 0)) {
-  console.error('usage: storage-append.js <store|raw> <turns> <groups> <size>');
+if (!['store', 'writers', 'raw'].includes(mode ?? '') || !(turns > 0 && groups > 0 && size >= 0)) {
+  console.error('usage: storage-append.js <store|writers|raw> <turns> <groups> <size>');
   process.exit(2);
 }
 
@@ -43,6 +45,17 @@ try {
       stageMs += performance.now() - staged;
       await store.commit();
     }
+    await store.close();
+  } else if (mode === 'writers') {
+    const store = await LevelLogStore.open(dir, { writeBufferSize: 16 * 1024 * 1024 });
+    const data = Buffer.alloc(size, 3);
+    const writer = async (g: number): Promise<void> => {
+      for (let i = 1; i <= turns; i++) {
+        store.append(g, [{ index: i, term: 1, type: 0, data }]);
+        await store.commit();
+      }
+    };
+    await Promise.all(Array.from({ length: groups }, (_, g) => writer(g + 1)));
     await store.close();
   } else {
     const db = new Level<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });

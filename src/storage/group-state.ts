@@ -2,36 +2,41 @@ import { RaftlogError } from '../errors.js';
 import type { ConfState, HardState, Snapshot } from '../raft/types.js';
 import type { RecoveredGroup } from './level-recovery.js';
 import { EMPTY_CONF_STATE, EMPTY_HARD_STATE, EMPTY_SNAPSHOT } from './log-checks.js';
-import type { RecencyLinks } from './recency-list.js';
 import { TailCache } from './tail-cache.js';
 import { TermIndex } from './term-index.js';
 
 /** One group's state in memory: everything but the log itself, plus the recent tail of the log. */
-export class GroupState implements RecencyLinks<GroupState> {
-  snapshot: Snapshot = EMPTY_SNAPSHOT;
-  hardState: HardState = EMPTY_HARD_STATE;
-  confState: ConfState = EMPTY_CONF_STATE;
-  readonly meta = new Map<string, Uint8Array>();
+export class GroupState {
+  // What an append reads and writes comes first: with a thousand groups each append finds its
+  // group's state out of the cache, and these fields then share the object's first cache line.
+  damage: RaftlogError | undefined;
   lastIndex = 0;
   /** Term of `lastIndex` (the snapshot's when the log is empty). */
   lastTerm = 0;
   readonly terms = new TermIndex();
   readonly tail = new TailCache();
-  /** Lowest index written in the batch being staged / the batch in flight (not yet durable). */
-  stagedFrom = Number.POSITIVE_INFINITY;
-  inflightFrom = Number.POSITIVE_INFINITY;
+  /**
+   * Number of the last batch this group staged entries into (also how recently it appended, for
+   * the store's eviction), and the lowest index it wrote since its earlier batches were all
+   * written: while that batch is unwritten, the tail cache is the only place the entries from
+   * `pendingFrom` on can be read from. (No infinity for "none": a field that ever holds a
+   * non-integer is boxed, one more object to touch on every append.)
+   */
+  pendingBatch = 0;
+  pendingFrom = 0;
+  /** Whether the group is in the store's list of tails to trim once their batch is written. */
+  overBudget = false;
+  snapshot: Snapshot = EMPTY_SNAPSHOT;
+  hardState: HardState = EMPTY_HARD_STATE;
+  confState: ConfState = EMPTY_CONF_STATE;
+  readonly meta = new Map<string, Uint8Array>();
   /** Bumped whenever entries are overwritten or dropped, so a background load in flight is discarded. */
   generation = 0;
   loading = false;
-  damage: RaftlogError | undefined;
   /** Keys found by recovery for a damaged group, so `dropGroup` removes them all. */
   damagedKeys: Buffer[] = [];
   /** Lowest index that may have an entry on disk (recovery may find entries below the snapshot). */
   lowestEntry = 1;
-  /** Links in the store's list of groups with cached entries, by when they last appended. */
-  older: GroupState | undefined;
-  newer: GroupState | undefined;
-  listed = false;
   readonly groupId: number;
 
   constructor(groupId: number) {
@@ -63,9 +68,18 @@ export class GroupState implements RecencyLinks<GroupState> {
     return this.snapshot.meta.index + 1;
   }
 
-  /** Lowest index the tail cache must keep: entries not yet durable are found only there. */
-  get keepFrom(): number {
-    return Math.min(this.stagedFrom, this.inflightFrom);
+  /**
+   * Lowest index the tail cache must keep once batch `written` and those before it are written:
+   * entries not yet written are found only there.
+   */
+  keepFrom(written: number): number {
+    return this.pendingBatch > written ? this.pendingFrom : Number.POSITIVE_INFINITY;
+  }
+
+  /** Records that entries from `index` on were staged into batch `staging`. */
+  staged(index: number, staging: number, written: number): void {
+    if (this.pendingBatch <= written || index < this.pendingFrom) this.pendingFrom = index;
+    this.pendingBatch = staging;
   }
 
   /** Term of `index`, which must be in `firstIndex - 1 .. lastIndex`. */

@@ -46,7 +46,6 @@ import {
   countWithinBytes,
 } from './log-checks.js';
 import type { GroupLog, LogStore } from './log-store.js';
-import { RecencyList } from './recency-list.js';
 import {
   decodeEntry,
   decodeNumber,
@@ -123,14 +122,18 @@ export class LevelLogStore implements LogStore {
   readonly #commit: GroupCommit<StagedBatch>;
   readonly #catchUp: CatchUpCache;
   readonly #entryEncoder = new EntryEncoder();
-  /** Groups with entries in their tail cache, least recently appended first. */
-  readonly #tailOrder = new RecencyList<GroupState>();
   #tailBytes = 0;
   /** Set when all tails together are over budget with nothing durable left to evict. */
   #nothingEvictable = false;
-  /** Groups with writes in the batch being staged (`stagedFrom` finite) / the batch in flight. */
-  #stagedGroups: GroupState[] = [];
-  #inflightGroups: GroupState[] = [];
+  /**
+   * Batches are numbered: the one being staged, and the last one written. Each group notes the
+   * last batch it staged entries into, so what its tail must keep follows from these two numbers
+   * and a written batch needs no pass over its groups.
+   */
+  #stagingBatch = 1;
+  #writtenBatch = 0;
+  /** Groups whose tail stayed over its budget for want of written entries to evict. */
+  #overBudget: GroupState[] = [];
   #closed = false;
   readonly #maxTailPerGroup: number;
   readonly #maxTail: number;
@@ -258,7 +261,8 @@ export class LevelLogStore implements LogStore {
       this.#catchUp.truncateFrom(groupId, first.index);
       g.generation++;
     }
-    for (const e of entries) {
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
       const value = this.#entryEncoder.encode(groupId, e);
       this.#put(this.#entryEncoder.key, value);
       if (g.terms.extend(e.index, e.term)) {
@@ -269,9 +273,8 @@ export class LevelLogStore implements LogStore {
     this.#tailBytes += g.tail.append(entries, g.lastIndex);
     g.lastIndex = newLast;
     g.lastTerm = entries[entries.length - 1]!.term;
-    this.#markStaged(g, first.index);
-    this.#tailOrder.touch(g);
-    if (g.tail.bytes > this.#maxTailPerGroup) this.#evictGroup(g);
+    g.staged(first.index, this.#stagingBatch, this.#writtenBatch);
+    if (g.tail.bytes > this.#maxTailPerGroup) this.#trimGroup(g);
     this.#evictGlobal();
   }
 
@@ -343,9 +346,8 @@ export class LevelLogStore implements LogStore {
     for (const start of g.terms.clear()) this.#del(termRunKey(groupId, start));
     this.#dropEntries(g, Math.min(g.lowestEntry, g.firstIndex), g.lastIndex);
     this.#tailBytes -= g.tail.clear();
-    this.#tailOrder.remove(g);
     this.#catchUp.drop(groupId);
-    // Left in the lists of staged or in-flight groups, it holds nothing more to evict.
+    // Left in the list of tails over budget, it holds nothing more to evict.
     this.#groups.delete(groupId);
   }
 
@@ -449,45 +451,51 @@ export class LevelLogStore implements LogStore {
   }
 
   #batchStarted(): void {
-    for (const g of this.#stagedGroups) {
-      g.inflightFrom = g.stagedFrom;
-      g.stagedFrom = Number.POSITIVE_INFINITY;
-    }
-    this.#inflightGroups = this.#stagedGroups;
-    this.#stagedGroups = [];
+    this.#stagingBatch++;
   }
 
+  /** The batch in flight (the one before the batch being staged) is written. */
   #batchDurable(): void {
-    for (const g of this.#inflightGroups) {
-      g.inflightFrom = Number.POSITIVE_INFINITY;
-      this.#evictGroup(g);
+    this.#writtenBatch = this.#stagingBatch - 1;
+    const over = this.#overBudget;
+    this.#overBudget = [];
+    for (const g of over) {
+      g.overBudget = false;
+      this.#trimGroup(g);
     }
-    this.#inflightGroups = [];
     this.#nothingEvictable = false;
     this.#evictGlobal();
   }
 
-  #markStaged(g: GroupState, index: number): void {
-    if (g.stagedFrom === Number.POSITIVE_INFINITY) this.#stagedGroups.push(g);
-    if (index < g.stagedFrom) g.stagedFrom = index;
+  /**
+   * Keeps the group's tail within its budget, as far as its written entries allow; if that is not
+   * far enough, again once the batch holding the rest is written.
+   */
+  #trimGroup(g: GroupState): void {
+    this.#tailBytes -= g.tail.evict(this.#maxTailPerGroup, g.keepFrom(this.#writtenBatch), g.lastIndex);
+    if (g.tail.bytes > this.#maxTailPerGroup && !g.overBudget) {
+      g.overBudget = true;
+      this.#overBudget.push(g);
+    }
   }
 
-  /** Keeps the group's tail within its budget (what is durable of it). */
-  #evictGroup(g: GroupState): void {
-    this.#tailBytes -= g.tail.evict(this.#maxTailPerGroup, g.keepFrom, g.lastIndex);
-  }
-
-  /** Keeps all tails together within their budget, emptying the least recently appended first. */
+  /**
+   * Keeps all tails together within their budget: once over it, empties the tails of the groups
+   * that appended least recently (by the batch they last appended to) until an eighth of the
+   * budget is free. Appends keep no order of their own (a list reordered on every append touched
+   * two other groups' cold state each time); the groups are sorted only here, and freeing an
+   * eighth at a time makes that rare.
+   */
   #evictGlobal(): void {
     if (this.#tailBytes <= this.#maxTail || this.#nothingEvictable) return;
-    for (let g = this.#tailOrder.oldest; g !== undefined; ) {
-      const newer = g.newer;
-      this.#tailBytes -= g.tail.evict(0, g.keepFrom, g.lastIndex);
-      if (g.tail.length === 0) this.#tailOrder.remove(g);
-      if (this.#tailBytes <= this.#maxTail) return;
-      g = newer;
+    const cached = [...this.#groups.values()].filter((g) => g.tail.length > 0);
+    cached.sort((a, b) => a.pendingBatch - b.pendingBatch);
+    const target = this.#maxTail - this.#maxTail / 8;
+    for (const g of cached) {
+      this.#tailBytes -= g.tail.evict(0, g.keepFrom(this.#writtenBatch), g.lastIndex);
+      if (this.#tailBytes <= target) return;
     }
-    // Over budget with writes not yet durable: no use trying again before the next batch lands.
+    // What is left is not yet written: no use trying again before the next batch lands.
     this.#nothingEvictable = true;
   }
 

@@ -40,17 +40,18 @@ export function checkGroupId(groupId: number): void {
 
 /** Checks that `entries` carry valid numbers, consecutive indexes and non-decreasing terms. */
 export function checkEntries(entries: readonly Entry[]): void {
-  let previous: Entry | undefined;
-  for (const e of entries) {
+  // An indexed loop: on every append, `for...of` cost as much again as the checks themselves.
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
     if (!isIndex(e.index) || e.index === 0 || !isIndex(e.term) || !(e.data instanceof Uint8Array)) {
       throw invalid(`malformed entry at index ${e.index}`, { index: e.index });
     }
+    const previous = i > 0 ? entries[i - 1]! : undefined;
     if (previous !== undefined && (e.index !== previous.index + 1 || e.term < previous.term)) {
       throw invalid(`entries must have consecutive indexes and non-decreasing terms (at ${e.index})`, {
         index: e.index,
       });
     }
-    previous = e;
   }
 }
 

@@ -2,6 +2,7 @@ import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import { RaftlogError } from '../errors.js';
 import type { ConfState, Entry, EntryType, HardState, Snapshot } from '../raft/types.js';
+import { crc32Of } from './crc32.js';
 import { ENTRY_KEY_BYTES, entryKey, writeEntryKey } from './level-keys.js';
 
 /**
@@ -56,19 +57,28 @@ function asBytes(b: unknown): Uint8Array | undefined {
 const SCRATCH_BYTES = 64 * 1024;
 
 /**
+ * Most bytes (key and body) whose checksum is computed in JavaScript ({@link crc32Of}); above it
+ * `zlib.crc32` is faster (measured alone: 77 against 113 ns at 122 bytes, even at 250 bytes,
+ * 274 against 206 ns at 500).
+ */
+const SMALL_SUM = 256;
+
+/**
  * Writes the keys and values of entries. A value is the msgpack array `[term, type, data]`
  * written directly (the entry's data is copied once: the hot path of every append), decoded by
  * msgpackr like every other value; terms of 2^32 and above take msgpackr's own encoder.
  *
- * Key and value are written side by side, so one `crc32` call covers both; values up to 64 KiB
- * go into one reused buffer. A LevelDB batch copies each key and value when it is staged
- * (`batch.put`), so they are needed only until then, and the hot path allocates nothing.
+ * Key and value are written side by side, so one checksum covers both (computed in JavaScript
+ * for small entries, see `crc32.ts`); values up to 64 KiB go into one reused buffer. A LevelDB
+ * batch copies each key and value when it is staged (`batch.put`), so they are needed only until
+ * then, and the hot path allocates nothing.
  */
 export class EntryEncoder {
   /** The key, then the value of the last entry encoded. */
   readonly #scratch = Buffer.allocUnsafeSlow(ENTRY_KEY_BYTES + SCRATCH_BYTES);
   readonly #scratchKey = this.#scratch.subarray(0, ENTRY_KEY_BYTES);
-  /** Views of the value and of what its checksum covers, kept while values keep their length. */
+  readonly #scratchView = new DataView(this.#scratch.buffer, this.#scratch.byteOffset, this.#scratch.length);
+  /** Views of the value and of what `zlib.crc32` sums (larger values), kept while values keep their length. */
   #value = this.#scratch.subarray(ENTRY_KEY_BYTES, ENTRY_KEY_BYTES);
   #summed = this.#scratch.subarray(0, 0);
   #key: Buffer = this.#scratchKey;
@@ -89,14 +99,18 @@ export class EntryEncoder {
     if (bytes > this.#scratch.length) {
       const apart = Buffer.allocUnsafe(bytes);
       this.#key = apart.subarray(0, ENTRY_KEY_BYTES);
-      return writeEntry(apart, groupId, e, apart.subarray(0, bytes - 4)).subarray(ENTRY_KEY_BYTES);
+      writeEntry(apart, groupId, e);
+      writeU32(apart, bytes - 4, crc32(apart.subarray(0, bytes - 4)));
+      return apart.subarray(ENTRY_KEY_BYTES);
     }
     if (this.#summed.length !== bytes - 4) {
       this.#summed = this.#scratch.subarray(0, bytes - 4);
       this.#value = this.#scratch.subarray(ENTRY_KEY_BYTES, bytes);
     }
     this.#key = this.#scratchKey;
-    writeEntry(this.#scratch, groupId, e, this.#summed);
+    writeEntry(this.#scratch, groupId, e);
+    const sum = bytes - 4 <= SMALL_SUM ? crc32Of(this.#scratchView, bytes - 4) : crc32(this.#summed);
+    writeU32(this.#scratch, bytes - 4, sum);
     return this.#value;
   }
 }
@@ -108,11 +122,8 @@ function valueBytes(term: number, size: number): number {
   return 1 + termBytes + 1 + sizeBytes + size + 4;
 }
 
-/**
- * Writes key and value of `e` at the start of `to`; `summed` is the view of `to` that the
- * checksum covers (key and body). Returns `to`.
- */
-function writeEntry(to: Buffer, groupId: number, e: Entry, summed: Uint8Array): Buffer {
+/** Writes key and body of `e` at the start of `to` (its checksum follows them). */
+function writeEntry(to: Buffer, groupId: number, e: Entry): void {
   const { term, data } = e;
   writeEntryKey(to, groupId, e.index);
   // msgpack: fixarray of 3, a positive fixint or uint 8/16/32, the type, bin 8/16/32.
@@ -130,8 +141,6 @@ function writeEntry(to: Buffer, groupId: number, e: Entry, summed: Uint8Array): 
   to[at++] = n === 1 ? 0xc4 : n === 2 ? 0xc5 : 0xc6;
   at = writeBE(to, at, size, n);
   to.set(data, at);
-  writeU32(to, at + size, crc32(summed));
-  return to;
 }
 
 /** Writes `n` (below 2^32) as `bytes` big-endian bytes at `at`; returns the end. */

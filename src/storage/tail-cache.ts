@@ -73,13 +73,13 @@ export class TailCache {
   append(entries: readonly Entry[], lastIndex: number): number {
     const before = this.#bytes;
     const first = entries[0]!.index;
-    const cachedFirst = this.firstIndex(lastIndex);
-    if (first < cachedFirst) {
-      this.clear();
-    } else {
-      this.#dropFrom(this.#head + first - cachedFirst);
+    if (first <= lastIndex) {
+      const cachedFirst = this.firstIndex(lastIndex);
+      if (first < cachedFirst) this.clear();
+      else this.#dropFrom(this.#head + first - cachedFirst);
     }
-    for (const e of entries) {
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
       this.#slots.push(e.term, e.type, e.data);
       this.#bytes += memoryOf(e);
     }

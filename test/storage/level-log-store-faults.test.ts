@@ -212,6 +212,60 @@ describe('LevelLogStore: caches', () => {
     expect(store.group(1).entries(49, 51, 1 << 20)).toEqual(entries(49, 50, 1, 40));
   });
 
+  it('keeps the entries staged while a batch is in flight until their own batch is written', async () => {
+    let release!: () => void;
+    let started!: () => void;
+    const inFlight = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    let writes = 0;
+    const store = await openStore({
+      tailCacheBytesPerGroup: 300,
+      tailCacheBytes: 3000,
+      // Holds the first batch in flight until released.
+      beforeWrite: () => {
+        if (++writes > 1) return;
+        started();
+        return new Promise<void>((resolve) => {
+          release = resolve;
+        });
+      },
+    });
+    store.append(1, entries(1, 50, 1, 40));
+    const first = store.commit();
+    await inFlight;
+    store.append(1, entries(51, 100, 1, 40));
+    store.append(2, entries(1, 50, 1, 40));
+    release();
+    await first;
+    // The first batch is written; the second is only staged: its entries are found in memory only.
+    expect(store.group(1).entries(51, 101, 1 << 20)).toEqual(entries(51, 100, 1, 40));
+    expect(store.group(2).entries(1, 51, 1 << 20)).toEqual(entries(1, 50, 1, 40));
+    await store.commit();
+    // Both written: the tails are back within their budgets.
+    expect(store.group(1).entries(51, 101, 1 << 20)).toBeUndefined();
+    expect(store.group(2).entries(1, 51, 1 << 20)).toBeUndefined();
+    expect(store.group(1).entries(99, 101, 1 << 20)).toEqual(entries(99, 100, 1, 40));
+    expect(await store.readEntries(1, 1, 101, 1 << 20)).toEqual(entries(1, 100, 1, 40));
+  });
+
+  it('over the budget of all tails, empties the tails of the groups that appended least recently', async () => {
+    // 40-byte entries cost 136 bytes each in memory: ten fit in all.
+    const store = await openStore({ tailCacheBytes: 10 * 136 });
+    for (const group of [1, 2, 3]) {
+      store.append(group, entries(1, 3, 1, 40));
+      await store.commit();
+    }
+    store.append(1, entries(4, 4, 1, 40));
+    await store.commit();
+    // Eleven entries: over budget. Group 2 appended least recently; emptying it is enough.
+    store.append(4, entries(1, 1, 1, 40));
+    expect(store.group(2).entries(1, 4, 1 << 20)).toBeUndefined();
+    expect(store.group(3).entries(1, 4, 1 << 20)).toEqual(entries(1, 3, 1, 40));
+    expect(store.group(1).entries(1, 5, 1 << 20)).toEqual(entries(1, 4, 1, 40));
+    expect(store.group(4).entries(1, 2, 1 << 20)).toEqual(entries(1, 1, 1, 40));
+  });
+
   it('loads an old range in the background, reports it, and serves it from then on', async () => {
     await writeTwoGroups();
     const loaded: number[] = [];
