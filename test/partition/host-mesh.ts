@@ -1,6 +1,14 @@
-import { type GroupStateMachine, isBootstrapSnapshot } from '../../src/partition/host.js';
+import {
+  type GroupStateMachine,
+  type HostTiming,
+  isBootstrapSnapshot,
+  RaftHost,
+} from '../../src/partition/host.js';
 import { type GroupMessage, type PeerTransport, zeroStats } from '../../src/partition/transport.js';
-import { type Entry, EntryType, type Message, type Snapshot } from '../../src/raft/types.js';
+import { type Entry, EntryType, type Message, Role, type Snapshot } from '../../src/raft/types.js';
+import type { LogStore } from '../../src/storage/log-store.js';
+import { MemoryLogStore } from '../../src/storage/memory-log-store.js';
+import { waitFor } from '../broker/cluster-harness.js';
 
 export const TIMING = { tickMs: 10, electionTick: 10, heartbeatTick: 2 };
 
@@ -49,5 +57,59 @@ export class ListMachine implements GroupStateMachine {
     if (entry.type === EntryType.Normal && entry.data.byteLength > 0)
       this.values.push(new TextDecoder().decode(entry.data));
     return undefined;
+  }
+}
+
+export interface MeshClusterOptions {
+  readonly timing?: HostTiming;
+  readonly learnerBandwidth?: number;
+  /** The store of host `id` (a fresh MemoryLogStore by default). */
+  readonly store?: (id: number) => LogStore;
+}
+
+/** RaftHosts on one Mesh that all host the same group, each applying it to a ListMachine. */
+export class MeshCluster {
+  readonly mesh = new Mesh();
+  readonly hosts: RaftHost[] = [];
+  readonly machines = new Map<number, ListMachine>();
+
+  constructor(
+    readonly group: number,
+    readonly options: MeshClusterOptions = {},
+  ) {}
+
+  /** Starts host `id`: with `voters` it bootstraps the group (host 1 campaigns), without it waits to be added. */
+  start(id: number, voters?: number[]): RaftHost {
+    const { timing = TIMING, learnerBandwidth, store } = this.options;
+    const host = new RaftHost({
+      nodeId: id,
+      store: store?.(id) ?? new MemoryLogStore(),
+      transport: this.mesh.transport(id),
+      timing,
+      ...(learnerBandwidth ? { learnerBandwidth } : {}),
+    });
+    this.hosts.push(host);
+    const machine = new ListMachine();
+    this.machines.set(id, machine);
+    host.addGroup(this.group, machine, voters ? { voters, campaignIfNew: id === 1 } : {});
+    return host;
+  }
+
+  /** Starts hosts 1–3 as the group's voters and waits for one of them to lead. */
+  startThree(): Promise<RaftHost> {
+    for (const id of [1, 2, 3]) this.start(id, [1, 2, 3]);
+    return this.leader();
+  }
+
+  leader(): Promise<RaftHost> {
+    return waitFor('a leader', () => this.hosts.find((h) => h.groupState(this.group)?.role === Role.Leader));
+  }
+
+  values(id: number): string[] {
+    return this.machines.get(id)!.values;
+  }
+
+  async close(): Promise<void> {
+    for (const h of this.hosts.splice(0)) await h.close();
   }
 }
