@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { coordinatorPartition, GROUPS_TOPIC } from '../../src/broker/groups.js';
 import { type ConsumedRecord, type GroupConsumer, RaftlogClient } from '../../src/client/index.js';
 import { waitFor } from '../broker/cluster-harness.js';
-import { HttpCluster } from '../client/http-cluster.js';
+import { GroupTestCluster } from './group-test-cluster.js';
 
 const TOPIC = 'orders';
 const PARTITIONS = 6;
@@ -36,25 +36,10 @@ function drive(consumer: GroupConsumer, into: Received[]) {
 }
 
 describe('consumer groups on a real cluster', () => {
-  let http: HttpCluster;
-  let admin: RaftlogClient;
-  const clients: RaftlogClient[] = [];
-  const consumers: GroupConsumer[] = [];
+  const t = GroupTestCluster.use(TOPIC, PARTITIONS);
+  const { clients, consumers } = t;
 
-  beforeAll(async () => {
-    http = await HttpCluster.start(3);
-    admin = new RaftlogClient({ urls: http.allUrls(), retryBackoff: { initialMs: 20, maxMs: 300 } });
-    await admin.createTopic(TOPIC, { partitions: PARTITIONS, replicationFactor: 3 });
-    await http.topicEverywhere(TOPIC);
-  });
-  afterAll(async () => {
-    await Promise.all(consumers.map((c) => c.close().catch(() => {})));
-    for (const c of clients) await c.close().catch(() => {});
-    await admin?.close();
-    await http?.stop();
-  });
-
-  function consumer(group: string, client = admin): GroupConsumer {
+  function consumer(group: string, client = t.admin): GroupConsumer {
     const c = client.consumer({
       group,
       topics: [TOPIC],
@@ -83,9 +68,9 @@ describe('consumer groups on a real cluster', () => {
         events.push(`${name}-${tps.map((tp) => tp.partition).join(',')}`);
       },
     });
-    const first = admin.consumer(options('first'));
+    const first = t.admin.consumer(options('first'));
     consumers.push(first);
-    await admin.produce(TOPIC, 0, [{ value: 'm0' }, { value: 'm1' }, { value: 'm2' }]);
+    await t.admin.produce(TOPIC, 0, [{ value: 'm0' }, { value: 'm1' }, { value: 'm2' }]);
     const got: string[] = [];
     for await (const r of first) {
       got.push(`${r.partition}@${r.offset}`);
@@ -94,10 +79,10 @@ describe('consumer groups on a real cluster', () => {
     }
     expect(got).toEqual(['0@0', '0@1', '0@2']);
     expect(events).toEqual(['first+0,1,2,3,4,5']);
-    const offsets = (await admin.describeGroup('manual')).partitions.filter((p) => p.offset !== null);
+    const offsets = (await t.admin.describeGroup('manual')).partitions.filter((p) => p.offset !== null);
     expect(offsets.map((p) => [p.partition, p.offset])).toEqual([[0, 2]]);
 
-    const second = admin.consumer(options('second'));
+    const second = t.admin.consumer(options('second'));
     consumers.push(second);
     const reading = drive(second, []);
     const iterating = drive(first, []);
@@ -116,7 +101,7 @@ describe('consumer groups on a real cluster', () => {
     expect(Date.now() - leftAt).toBeLessThan(5000); // well below the 30 s session timeout
     iterating.stop();
     await first.close();
-    expect((await admin.describeGroup('manual')).members).toEqual([]);
+    expect((await t.admin.describeGroup('manual')).members).toEqual([]);
   });
 
   it('two groups each read every record; a dead member’s partitions move within the session timeout; no committed offset is lost in a broker failover', async () => {
@@ -125,7 +110,7 @@ describe('consumer groups on a real cluster', () => {
     let produced = 0;
     const producer = (async () => {
       while (producing) {
-        await admin.produce(TOPIC, produced % PARTITIONS, [{ value: `r${produced}` }]).then(
+        await t.admin.produce(TOPIC, produced % PARTITIONS, [{ value: `r${produced}` }]).then(
           () => produced++,
           () => {}, // a write cut by the broker failover: its outcome is unknown, offsets tell
         );
@@ -137,7 +122,7 @@ describe('consumer groups on a real cluster', () => {
     const perMember = [new Received(), new Received(), new Received()];
     // The doomed member gets a client of its own, to cut it off like a crashed process.
     const doomedClient = new RaftlogClient({
-      urls: http.allUrls(),
+      urls: t.http.allUrls(),
       retryBackoff: { initialMs: 20, maxMs: 300 },
     });
     clients.push(doomedClient);
@@ -165,7 +150,7 @@ describe('consumer groups on a real cluster', () => {
     await doomedClient.close();
     const killedAt = Date.now();
     const committedAtKill = new Map(
-      (await admin.describeGroup('group-a')).partitions.map((p) => [p.partition, p.offset ?? 0]),
+      (await t.admin.describeGroup('group-a')).partitions.map((p) => [p.partition, p.offset ?? 0]),
     );
     await waitFor('the survivors to take over every partition', () => {
       const owned = a.slice(1).flatMap((c) => c.assignment().map((tp) => tp.partition));
@@ -173,17 +158,17 @@ describe('consumer groups on a real cluster', () => {
     });
     const moveMs = Date.now() - killedAt;
     expect(moveMs).toBeLessThan(SESSION_MS + 3 * HEARTBEAT_MS + 1000);
-    const afterMove = await admin.describeGroup('group-a');
+    const afterMove = await t.admin.describeGroup('group-a');
     expect(afterMove.members).toHaveLength(2);
 
     // Fail over the coordinator of group-a: committed offsets must survive.
     const coordinator = coordinatorPartition('group-a', 8);
-    const internal = await admin.describeTopic(GROUPS_TOPIC);
+    const internal = await t.admin.describeTopic(GROUPS_TOPIC);
     expect(internal.partitions).toHaveLength(8);
     const coordinatorLeader = internal.partitions[coordinator]!.leader!;
-    const before = await admin.describeGroup('group-a');
-    await http.kill(coordinatorLeader);
-    const after = await admin.describeGroup('group-a');
+    const before = await t.admin.describeGroup('group-a');
+    await t.http.kill(coordinatorLeader);
+    const after = await t.admin.describeGroup('group-a');
     for (const p of before.partitions) {
       const now = after.partitions.find((q) => q.partition === p.partition);
       expect(now?.offset ?? -1).toBeGreaterThanOrEqual(p.offset ?? 0);
@@ -193,7 +178,7 @@ describe('consumer groups on a real cluster', () => {
     producing = false;
     await producer;
     const highWatermarks = await waitFor('every partition to have a leader after the failover', async () => {
-      const d = await admin.describeTopic(TOPIC);
+      const d = await t.admin.describeTopic(TOPIC);
       return d.partitions.every((p) => p.leader !== null)
         ? d.partitions.map((p) => p.highWatermark)
         : undefined;
@@ -205,7 +190,7 @@ describe('consumer groups on a real cluster', () => {
       await waitFor(
         `${group} to commit every partition to its end`,
         async () => {
-          const d = await admin.describeGroup(group);
+          const d = await t.admin.describeGroup(group);
           return highWatermarks.every((hw, p) => d.partitions.find((q) => q.partition === p)?.offset === hw);
         },
         20_000,

@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FetchResult } from '../../src/broker/api.js';
 import { type GroupConsumer, RaftlogClient } from '../../src/client/index.js';
 import { waitFor } from '../broker/cluster-harness.js';
-import { HttpCluster } from '../client/http-cluster.js';
+import { GroupTestCluster } from './group-test-cluster.js';
 
 const TOPIC = 'payments';
 const PARTITIONS = 6;
@@ -70,23 +70,8 @@ class RecordingClient extends RaftlogClient {
 }
 
 describe('the rebalance barrier on a real cluster', () => {
-  let http: HttpCluster;
-  let admin: RaftlogClient;
-  const clients: RaftlogClient[] = [];
-  const consumers: GroupConsumer[] = [];
-
-  beforeAll(async () => {
-    http = await HttpCluster.start(3);
-    admin = new RaftlogClient({ urls: http.allUrls(), retryBackoff: { initialMs: 20, maxMs: 300 } });
-    await admin.createTopic(TOPIC, { partitions: PARTITIONS, replicationFactor: 3 });
-    await http.topicEverywhere(TOPIC);
-  });
-  afterAll(async () => {
-    await Promise.all(consumers.map((c) => c.close().catch(() => {})));
-    for (const c of clients) await c.close().catch(() => {});
-    await admin?.close();
-    await http?.stop();
-  });
+  const t = GroupTestCluster.use(TOPIC, PARTITIONS);
+  const { clients, consumers } = t;
 
   /** Revoked partitions whose committed offset, as `onRevoked` saw it, lagged what was received. */
   const uncommittedAtRevoke: string[] = [];
@@ -94,7 +79,7 @@ describe('the rebalance barrier on a real cluster', () => {
   /** A member with a client of its own, iterated in the background. */
   function member(name: string) {
     const log = new MemberLog(name);
-    const client = new RecordingClient(http.allUrls(), log);
+    const client = new RecordingClient(t.http.allUrls(), log);
     clients.push(client);
     const consumer = client.consumer({
       group: GROUP,
@@ -109,7 +94,7 @@ describe('the rebalance barrier on a real cluster', () => {
         log.revoked(tps);
         // Auto commit: what was processed of a revoked partition is committed before onRevoked.
         if (client.closed) return; // the killed member: its partitions were lost, not revoked
-        const d = await admin.describeGroup(GROUP);
+        const d = await t.admin.describeGroup(GROUP);
         for (const { partition } of tps) {
           const last = log.received[partition]!.at(-1)?.offset;
           const committed = d.partitions.find((p) => p.partition === partition)?.offset ?? null;
@@ -133,7 +118,7 @@ describe('the rebalance barrier on a real cluster', () => {
     let produced = 0;
     const producer = (async () => {
       while (producing) {
-        await admin.produce(TOPIC, produced % PARTITIONS, [{ value: `r${produced}` }]).then(
+        await t.admin.produce(TOPIC, produced % PARTITIONS, [{ value: `r${produced}` }]).then(
           () => produced++,
           () => {}, // outcome unknown: the high watermarks tell
         );
@@ -180,12 +165,12 @@ describe('the rebalance barrier on a real cluster', () => {
 
     producing = false;
     await producer;
-    const highWatermarks = (await admin.describeTopic(TOPIC)).partitions.map((p) => p.highWatermark);
+    const highWatermarks = (await t.admin.describeTopic(TOPIC)).partitions.map((p) => p.highWatermark);
     expect(highWatermarks.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(produced);
     await waitFor(
       'the group to commit every partition to its end',
       async () => {
-        const d = await admin.describeGroup(GROUP);
+        const d = await t.admin.describeGroup(GROUP);
         return highWatermarks.every((hw, p) => d.partitions.find((q) => q.partition === p)?.offset === hw);
       },
       20_000,
