@@ -5,10 +5,9 @@ import { PartitionMachine } from '../../src/statemachine/partition-machine.js';
 import { encodeRecordBatch } from '../../src/statemachine/record-batch.js';
 import { MemoryLogStore } from '../../src/storage/memory-log-store.js';
 import { waitFor } from '../broker/cluster-harness.js';
-import { Mesh } from './host-mesh.js';
+import { Mesh, TIMING } from './host-mesh.js';
 
 const GROUP = 5;
-const TIMING = { tickMs: 10, electionTick: 10, heartbeatTick: 2 };
 
 interface Replica {
   host: RaftHost;

@@ -4,11 +4,9 @@ import { waitFor } from '../broker/cluster-harness.js';
 import { MeshCluster } from './host-mesh.js';
 
 const GROUP = 3;
-/** Long election timeouts: a slow test machine must not elect a new leader mid-test. */
-const TIMING = { tickMs: 10, electionTick: 50, heartbeatTick: 2 };
 
 describe('RaftHost: a learner catching up within the move bandwidth while writes go on', () => {
-  const c = new MeshCluster(GROUP, { timing: TIMING, learnerBandwidth: 100 * 1024 });
+  const c = new MeshCluster(GROUP, { learnerBandwidth: 100 * 1024 });
   let producer: NodeJS.Timeout | undefined;
   afterEach(async () => {
     clearInterval(producer);

@@ -10,7 +10,11 @@ import type { LogStore } from '../../src/storage/log-store.js';
 import { MemoryLogStore } from '../../src/storage/memory-log-store.js';
 import { waitFor } from '../broker/cluster-harness.js';
 
-export const TIMING = { tickMs: 10, electionTick: 10, heartbeatTick: 2 };
+/**
+ * Elections time out after 0.5 s: a loaded test machine must not elect a new leader mid-test (a
+ * test whose leader's store holds its writes would then wait forever). Host 1 campaigns at once.
+ */
+export const TIMING = { tickMs: 10, electionTick: 50, heartbeatTick: 2 };
 
 /**
  * RaftHosts in one process, wired to each other directly: messages are delivered on a later turn
