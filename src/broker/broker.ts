@@ -37,6 +37,7 @@ import type {
   TopicDescription,
   TopicSummary,
 } from './api.js';
+import { partitionCatchUpBytes } from './catch-up-bytes.js';
 import { Elasticity } from './elasticity.js';
 import { GROUPS_TOPIC, GroupCoordinator } from './groups.js';
 import { LeaderBalancer } from './leader-balance.js';
@@ -177,6 +178,11 @@ export class Broker implements BrokerApi {
       metadata: () => this.metadata.current,
       catchUpMetadata: () => this.catchUpMetadata(),
       isAlive: (id) => this.isAlive(id),
+      catchUpBytes: (group, match) => {
+        const machine = this.partitions.get(group);
+        const log = this.host.logState(group);
+        return machine && log ? partitionCatchUpBytes(machine.state, log, match) : undefined;
+      },
       ...(o.autoRebalance ? { autoRebalance: true } : {}),
       logger: this.log,
     });

@@ -598,11 +598,15 @@ export class RaftHost {
     return true;
   }
 
-  /** Group `id`'s snapshot index and applied index, or `undefined` when it is not hosted here. */
-  logState(id: number): { snapshotIndex: number; appliedIndex: number } | undefined {
+  /**
+   * Group `id`'s snapshot index and data size (what a replica that needs the snapshot is sent)
+   * and applied index, or `undefined` when it is not hosted here.
+   */
+  logState(id: number): { snapshotIndex: number; snapshotBytes: number; appliedIndex: number } | undefined {
     const g = this.groups.get(id);
     if (!g) return undefined;
-    return { snapshotIndex: this.store.group(id).snapshot().meta.index, appliedIndex: g.node.appliedIndex() };
+    const { meta, data } = this.store.group(id).snapshot();
+    return { snapshotIndex: meta.index, snapshotBytes: data.byteLength, appliedIndex: g.node.appliedIndex() };
   }
 
   /** Ask group `id`'s leader (this broker) to hand leadership to broker `to`. */
