@@ -93,7 +93,7 @@ export interface RaftHostOptions {
   readonly peers?: () => Iterable<number>;
   /**
    * Bytes per second of log entries this broker sends to learners (replicas catching up during a
-   * move), all groups together. Default 50 MiB/s.
+   * move), all groups together. Default 25 MiB/s (`DEFAULT_MOVE_BANDWIDTH`: why).
    */
   readonly learnerBandwidth?: number;
   /**
