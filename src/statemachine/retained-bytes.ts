@@ -3,6 +3,9 @@ export const BYTE_SPAN = 64;
 
 const spanOf = (index: number) => Math.floor(index / BYTE_SPAN);
 
+/** Most indexes {@link RetainedBytes.estimate} spreads bytes over (2^20 spans, 8 MiB). */
+const MAX_ESTIMATED_INDEXES = BYTE_SPAN * 2 ** 20;
+
 /**
  * The data bytes of a partition's retained entries by where they lie in the Raft log, so that
  * "bytes at or below index i" (how much of the log a replica holding it through i has) is a
@@ -130,9 +133,13 @@ export class RetainedBytes {
   /**
    * Retained entries from index `first` to `last` holding `total` bytes whose spread is unknown
    * (a snapshot written before this index existed): the bytes spread evenly over the indexes.
+   * Over more than {@link MAX_ESTIMATED_INDEXES} indexes (no real log; a damaged snapshot's
+   * claim) it spreads nothing, rather than allocate a span per 64 of them: only entries added
+   * later count then.
    */
   static estimate(total: number, first: number, last: number): RetainedBytes {
     const n = last - first + 1;
+    if (n > MAX_ESTIMATED_INDEXES) return new RetainedBytes();
     const upTo = (index: number) => (index >= last ? total : Math.floor(total * ((index - first + 1) / n)));
     const sums: number[] = [];
     for (let span = spanOf(first); span <= spanOf(last); span++) {
