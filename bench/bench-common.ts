@@ -1,8 +1,10 @@
 /**
- * Small helpers shared by the pieces of `npm run bench` (bench/run.ts): percentiles, per-process
- * CPU from /proc, and a bounded HTTP request helper over undici.
+ * Small helpers shared by the benchmarks (`npm run bench`'s pieces, bench:move, bench:storage):
+ * command-line options, percentiles, per-process CPU from /proc, and a bounded HTTP request
+ * helper over undici.
  */
 import { readFileSync } from 'node:fs';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { unpack } from 'msgpackr';
 import { Pool } from 'undici';
 
@@ -21,6 +23,27 @@ export interface CaseResult {
   cpu_pct: Record<string, number | null>;
   /** Everything else the case wants to record (parameters, secondary figures). */
   [more: string]: unknown;
+}
+
+/**
+ * `parseArgs(config)` for a benchmark: `--help` (or `-h`) prints `usage` and exits; an unknown or
+ * malformed option prints parseArgs' message and `usage` and exits with status 2.
+ */
+export function benchArgs<const C extends ParseArgsConfig>(
+  usage: string,
+  config: C,
+): ReturnType<typeof parseArgs<C>> {
+  const args = config.args ?? process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${usage}`);
+    process.exit(2);
+  }
 }
 
 /** The q-quantile (0..1) of `values`, nearest rank, in ms with 3 decimals; null when empty. */

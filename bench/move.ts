@@ -5,20 +5,28 @@
  * produce latency p99 and error count during the move against the steady state before it.
  * Target: no errors, p99 during the move at most 3× the steady p99. Also reports, per broker,
  * the p99 of its synced group-commit batches in both phases: how much slower the disk got.
- *
- *   npm run bench:move -- [--size-mib 1024] [--rate 100] [--steady-s 15] [--move-bandwidth 50MiB]
+ * While the move runs it prints the new replica's progress as `raftlog status` shows it.
  */
-import { parseArgs } from 'node:util';
-import { progressBar } from '../src/cli/status.js';
+import { catchUpText } from '../src/cli/status.js';
+import { movesFromWire } from '../src/client/admin.js';
+import { benchArgs } from './bench-common.js';
 import { startProcessCluster } from './process-cluster.js';
 
-const { values } = parseArgs({
+const USAGE = `usage: npm run bench:move -- [--size-mib 1024] [--rate 100] [--steady-s 15] [--move-bandwidth 25MiB]
+
+Moves one replica of a partition of --size-mib MiB (1 MiB entries) to a joining 4th broker while
+producing --rate 1 KiB records/s; --steady-s seconds of steady state before; --move-bandwidth is
+the brokers' catch-up limit (default 25MiB, the brokers' default).
+`;
+
+const { values } = benchArgs(USAGE, {
   options: {
     'size-mib': { type: 'string', default: '1024' },
     rate: { type: 'string', default: '100' },
     'steady-s': { type: 'string', default: '15' },
-    'move-bandwidth': { type: 'string', default: '50MiB' },
+    'move-bandwidth': { type: 'string', default: '25MiB' },
   },
+  strict: true,
 });
 const sizeMiB = Number(values['size-mib']);
 const rate = Number(values.rate);
@@ -78,14 +86,17 @@ async function syncedBatchBuckets(urls: readonly string[]): Promise<Array<Map<nu
   );
 }
 
-/** The bucket bound (ms) below which 99% of the synced batches between two scrapes fell. */
-function batchP99Ms(before: Map<number, number>, after: Map<number, number>): number {
+/**
+ * The bucket bound (ms) below which 99% of the synced batches between two scrapes fell;
+ * `undefined` when the broker synced no batch in between (the new broker, before the move).
+ */
+function batchP99Ms(before: Map<number, number>, after: Map<number, number>): number | undefined {
   const total = (after.get(Number.POSITIVE_INFINITY) ?? 0) - (before.get(Number.POSITIVE_INFINITY) ?? 0);
-  if (total === 0) return Number.NaN;
+  if (total === 0) return undefined;
   for (const [le, count] of [...after].sort(([a], [b]) => a - b)) {
     if (count - (before.get(le) ?? 0) >= total * 0.99) return le * 1000;
   }
-  return Number.NaN;
+  return undefined;
 }
 
 function p99(latencies: number[]): number {
@@ -224,21 +235,26 @@ try {
   });
   if (started.status !== 202) throw new Error(`reassignment: ${started.status} ${await started.text()}`);
   let lastPrint = 0;
+  let lastSeen: string | undefined;
   for (;;) {
     const d = await describe(url).catch(() => undefined);
     const status = await json(leaderUrl, '/v1/status').catch(() => ({}) as Wire);
-    const moves = (status.moves ?? []) as Array<{ catch_up?: Array<{ match: number; last_index: number }> }>;
+    const moves = movesFromWire(status.moves);
     if (d && d.replicas.join(',') === target.join(',') && moves.length === 0) break;
-    const c = moves[0]?.catch_up?.[0];
-    if (c && performance.now() - lastPrint > 2000) {
-      lastPrint = performance.now();
-      console.log(
-        `moving ${follower} -> 4: ${progressBar(c.match, c.last_index)} ${c.match}/${c.last_index} entries`,
-      );
+    const c = moves[0]?.catchUp?.[0];
+    if (c) {
+      const at = ((performance.now() - moveFrom) / 1000).toFixed(1);
+      lastSeen = `${at.padStart(5)} s moving ${follower} -> ${catchUpText(c)}`;
+      if (performance.now() - lastPrint > 2000) {
+        lastPrint = performance.now();
+        console.log(lastSeen);
+        lastSeen = undefined;
+      }
     }
     await new Promise((r) => setTimeout(r, 250));
   }
   const moveTo = performance.now();
+  if (lastSeen) console.log(`${lastSeen} (last seen)`);
   const copied = (await learnerBytes(urls)) - bytesBefore;
   const batchesAtEnd = await syncedBatchBuckets(urls);
   await new Promise((r) => setTimeout(r, 2000));
@@ -256,13 +272,19 @@ try {
       `during the move p99 ${moving.p99.toFixed(1)} ms (${moving.errors} errors of ${moving.requests}) = ` +
       `${(moving.p99 / steady.p99).toFixed(2)}x`,
   );
+  /** Broker id → synced batch p99 between two scrapes, for the brokers that synced any. */
   const batchP99 = (from: Array<Map<number, number>>, to: Array<Map<number, number>>) =>
-    urls.map((_, i) => batchP99Ms(from[i]!, to[i]!));
+    Object.fromEntries(
+      urls.flatMap((_, i) => {
+        const ms = batchP99Ms(from[i]!, to[i]!);
+        return ms === undefined ? [] : [[String(i + 1), ms]];
+      }),
+    ) as Record<string, number>;
   const steadyBatch = batchP99(batchesAtStart, batchesAtMove);
   const moveBatch = batchP99(batchesAtMove, batchesAtEnd);
   console.log(
     `synced batch p99 (histogram bucket bound) per broker, steady -> move: ${urls
-      .map((_, i) => `${i + 1}: ${steadyBatch[i]} -> ${moveBatch[i]} ms`)
+      .map((_, i) => `${i + 1}: ${steadyBatch[i + 1] ?? '–'} -> ${moveBatch[i + 1] ?? '–'} ms`)
       .join(', ')}`,
   );
   console.log(

@@ -27,15 +27,20 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { type CaseResult, call, pool, sleep } from './bench-common.js';
+import { benchArgs, type CaseResult, call, pool, sleep } from './bench-common.js';
 import { copyPeers, type LoadgenArgs, type PeersCopy, runLoadgen } from './bench-loadgen.js';
 import { ensurePeerBinaries, type PeerCluster, peerVersions, startPeer } from './bench-peers.js';
 import { catchUp, endToEnd, prefill, startTailers } from './bench-reads.js';
 import { formatTables } from './bench-report.js';
 import { type ProcessCluster, startProcessCluster } from './process-cluster.js';
 
-const { values: opt } = parseArgs({
+const USAGE = `usage: npm run bench -- [--cases produce,e2e] [--duration 10] [--warmup 1] [--peers] [--out DIR]
+  [--catchup-mb 128] [--tailers 4] [--e2e-rate 200] [--partitions 1,12] [--cpu-prof]
+
+The cases and what they measure: see the comment at the top of bench/run.ts.
+`;
+
+const { values: opt } = benchArgs(USAGE, {
   options: {
     cases: { type: 'string', default: '' },
     duration: { type: 'string', default: '10' },

@@ -15,6 +15,17 @@ import { Level } from 'level';
 import type { Entry } from '../src/raft/types.js';
 import { entryKey } from '../src/storage/level-keys.js';
 import { LevelLogStore } from '../src/storage/level-log-store.js';
+import { benchArgs } from './bench-common.js';
+
+benchArgs(
+  `usage: npm run bench:storage
+
+Takes no options. Environment: RAFTLOG_BENCH_DIR (default: the OS temp dir),
+RAFTLOG_BENCH_SECONDS per workload of each comparison (default 2), RAFTLOG_BENCH_RECOVERY_ENTRIES
+(default 1000000).
+`,
+  { options: {}, strict: true },
+);
 
 const ROOT = process.env.RAFTLOG_BENCH_DIR ?? os.tmpdir();
 const SECONDS = Number(process.env.RAFTLOG_BENCH_SECONDS ?? 2);

@@ -33,13 +33,17 @@ export interface MoveStatus {
   readonly target: readonly number[];
   /**
    * Known only on the group's leader (the broker driving the move): what it is doing, and for
-   * each replica being added, the log entries it holds of the leader's last index.
+   * each replica being added, the log entries it holds of the leader's last index, and (for a
+   * partition, from brokers that report it) the bytes it holds of the `totalBytes` it needs: the
+   * leader's snapshot and its retained records.
    */
   readonly state?: string;
   readonly catchUp?: ReadonlyArray<{
     readonly broker: number;
     readonly match: number;
     readonly lastIndex: number;
+    readonly bytes?: number;
+    readonly totalBytes?: number;
   }>;
 }
 

@@ -4,7 +4,7 @@ import type { PeerTransport } from '../partition/transport.js';
 import { METADATA_GROUP, type MetadataState } from '../statemachine/metadata.js';
 import { ClusterAdmin } from './admin.js';
 import { metadataGoal } from './metadata-membership.js';
-import { MembershipDriver, ReplicaMover } from './reassign.js';
+import { type CatchUpBytesOf, MembershipDriver, ReplicaMover } from './reassign.js';
 
 /** How often the metadata leader plans moves (off draining brokers; everywhere in automatic mode). */
 const PLAN_INTERVAL_MS = 1000;
@@ -15,6 +15,8 @@ export interface ElasticityOptions {
   readonly metadata: () => MetadataState;
   readonly catchUpMetadata: () => Promise<void>;
   readonly isAlive: (id: number) => boolean;
+  /** Catch-up progress in bytes, for the groups that can tell (partitions). */
+  readonly catchUpBytes?: CatchUpBytesOf;
   /** Even out replicas and leaders automatically (off by default). */
   readonly autoRebalance?: boolean;
   readonly logger?: Logger;
@@ -35,7 +37,7 @@ export class Elasticity {
 
   constructor(private readonly o: ElasticityOptions) {
     const log = o.logger ?? silentLogger;
-    this.mover = new ReplicaMover(o.host, log);
+    this.mover = new ReplicaMover(o.host, log, o.catchUpBytes);
     this.metadataDriver = new MembershipDriver(o.host, log);
     this.admin = new ClusterAdmin({
       host: o.host,

@@ -2,6 +2,7 @@ import { type Logger, silentLogger } from '../logger.js';
 import type { RaftHost } from '../partition/host.js';
 import { Role } from '../raft/types.js';
 import { encodeMetadataCommand, METADATA_GROUP, type MetadataState } from '../statemachine/metadata.js';
+import type { CatchUpBytes } from './catch-up-bytes.js';
 import { type MembershipGoal, type MembershipStep, nextMembershipStep } from './membership-step.js';
 
 /** A transfer of leadership that did not happen is asked for again after this long. */
@@ -9,19 +10,27 @@ const RETRY_TRANSFER_MS = 2000;
 /** A completion that did not reach the metadata is proposed again after this long. */
 const RETRY_COMPLETE_MS = 1000;
 
-/** How far a replica being added has caught up with its leader (in log entries). */
+/** How far a replica being added has caught up with its leader. */
 export interface MoveProgress {
   readonly group: number;
   readonly target: readonly number[];
   /** The step the mover is waiting on, or taking. */
   readonly state: string;
-  /** Replicas being added: entries they hold, of the leader's `lastIndex`. */
+  /**
+   * Replicas being added: the entries they hold, of the leader's `lastIndex`; and where the
+   * group can tell (partitions), the bytes they hold of the `totalBytes` they need.
+   */
   readonly catchUp: ReadonlyArray<{
     readonly broker: number;
     readonly match: number;
     readonly lastIndex: number;
+    readonly bytes?: number;
+    readonly totalBytes?: number;
   }>;
 }
+
+/** The bytes a replica whose log reaches `match` holds of what it needs; `undefined` if unknown. */
+export type CatchUpBytesOf = (group: number, match: number) => CatchUpBytes | undefined;
 
 /**
  * Drives the Raft membership of a group towards a goal, on the group's leader, one change at a
@@ -93,6 +102,7 @@ export class ReplicaMover {
   constructor(
     private readonly host: RaftHost,
     log: Logger = silentLogger,
+    private readonly catchUpBytes: CatchUpBytesOf = () => undefined,
   ) {
     this.driver = new MembershipDriver(host, log);
   }
@@ -137,11 +147,16 @@ export class ReplicaMover {
     const voters = new Set(status?.confState.voters ?? []);
     const catchUp = target
       .filter((id) => !voters.has(id))
-      .map((broker) => ({
-        broker,
-        match: status?.progress?.get(broker)?.match ?? 0,
-        lastIndex: status?.lastIndex ?? 0,
-      }));
+      .map((broker) => {
+        const match = status?.progress?.get(broker)?.match ?? 0;
+        const bytes = this.catchUpBytes(group, match);
+        return {
+          broker,
+          match,
+          lastIndex: status?.lastIndex ?? 0,
+          ...(bytes ? { bytes: bytes.bytes, totalBytes: bytes.total } : {}),
+        };
+      });
     const state =
       step.kind === 'wait'
         ? step.reason

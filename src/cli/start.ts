@@ -38,7 +38,8 @@ Start one broker.
                             --peers): register there, learn the peers, be added by the
                             metadata leader; --peer-listen is required
   --move-bandwidth RATE     bytes/s this broker sends to replicas catching up during moves,
-                            e.g. 50MiB, 512k                      [50MiB]
+                            e.g. 50MiB, 512k (more copies faster, but
+                            slows produce latency more)           [25MiB]
   --auto-rebalance          even out replicas and leaders over the brokers automatically
   --log-level LEVEL         trace|debug|info|warn|error|silent   [info]
 
@@ -109,7 +110,7 @@ export const startCommand: Command = {
     if (join && (peers.size > 0 || !peerListen)) {
       throw new RaftlogError('INVALID_REQUEST', '--join takes --peer-listen and no --peers');
     }
-    const moveBandwidth = parseByteRate(values['move-bandwidth'] ?? '50MiB', '--move-bandwidth');
+    const moveBandwidth = parseByteRate(values['move-bandwidth'] ?? '25MiB', '--move-bandwidth');
     const log: Logger = pino({ level: values['log-level'], base: { broker: id } });
 
     const secretFile = values['cluster-secret-file'];

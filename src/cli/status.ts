@@ -10,7 +10,7 @@ const HELP = `usage: raftlog status
 Print the replication state of every partition: topic, partition, leader, replicas, term,
 commit index, high watermark and replica lag (entries each replica is behind its leader; "-"
 where the leader could not be asked); then the replica moves in progress, with a progress bar of
-how much of its leader's log each new replica holds.
+how much of its leader's log each new replica holds, in bytes (entries from older brokers).
 ${CLIENT_OPTIONS_HELP}`;
 
 /** One partition's row of the status table. */
@@ -65,11 +65,34 @@ const shown = (n: number | null) => (n === null ? UNKNOWN : String(n));
 
 const BAR_WIDTH = 20;
 
-/** `[#######.............]  35%`: entries a new replica holds of its leader's log. */
+/** `[#######.............]  35%`: how much of its leader's log a new replica holds. */
 export function progressBar(done: number, total: number): string {
   const fraction = total <= 0 ? 1 : Math.min(1, Math.max(0, done / total));
   const filled = Math.round(fraction * BAR_WIDTH);
   return `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${String(Math.floor(fraction * 100)).padStart(3)}%`;
+}
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
+
+/** `430.5/1024.0 MiB`: both counts in the largest unit that still shows the total as 10 or more. */
+export function bytesOf(done: number, total: number): string {
+  let unit = 0;
+  while (unit < UNITS.length - 1 && total >= 10 * 1024 ** (unit + 1)) unit++;
+  const shown = (n: number) => (unit === 0 ? String(n) : (n / 1024 ** unit).toFixed(1));
+  return `${shown(done)}/${shown(total)} ${UNITS[unit]}`;
+}
+
+type CatchUp = NonNullable<MoveStatus['catchUp']>[number];
+
+/**
+ * One replica's catch-up: `4 [########............]  42% 430.5/1024.0 MiB, entry 946/4437`, the
+ * bar in bytes; in entries where the leader does not report bytes (an older broker).
+ */
+export function catchUpText(c: CatchUp): string {
+  const entries = `${c.match}/${c.lastIndex}`;
+  if (c.bytes === undefined || c.totalBytes === undefined)
+    return `${c.broker} ${progressBar(c.match, c.lastIndex)} ${entries} entries`;
+  return `${c.broker} ${progressBar(c.bytes, c.totalBytes)} ${bytesOf(c.bytes, c.totalBytes)}, entry ${entries}`;
 }
 
 function movesText(moves: readonly MoveStatus[]): string {
@@ -81,11 +104,7 @@ function movesText(moves: readonly MoveStatus[]): string {
       m.replicas.join(','),
       m.target.join(','),
       m.state ?? UNKNOWN,
-      m.catchUp === undefined || m.catchUp.length === 0
-        ? UNKNOWN
-        : m.catchUp
-            .map((c) => `${c.broker} ${progressBar(c.match, c.lastIndex)} ${c.match}/${c.lastIndex}`)
-            .join('; '),
+      m.catchUp === undefined || m.catchUp.length === 0 ? UNKNOWN : m.catchUp.map(catchUpText).join('; '),
     ]),
   );
 }

@@ -42,6 +42,8 @@ export function movesFromWire(list: Wire): MoveStatus[] {
             broker: c.broker,
             match: c.match,
             lastIndex: c.last_index,
+            ...(c.bytes === undefined ? {} : { bytes: c.bytes }),
+            ...(c.total_bytes === undefined ? {} : { totalBytes: c.total_bytes }),
           })),
         }),
   }));

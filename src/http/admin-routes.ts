@@ -67,7 +67,15 @@ export function moveView(m: MoveStatus) {
     ...(m.state === undefined ? {} : { state: m.state }),
     ...(m.catchUp === undefined
       ? {}
-      : { catch_up: m.catchUp.map((c) => ({ broker: c.broker, match: c.match, last_index: c.lastIndex })) }),
+      : {
+          catch_up: m.catchUp.map((c) => ({
+            broker: c.broker,
+            match: c.match,
+            last_index: c.lastIndex,
+            ...(c.bytes === undefined ? {} : { bytes: c.bytes }),
+            ...(c.totalBytes === undefined ? {} : { total_bytes: c.totalBytes }),
+          })),
+        }),
   };
 }
 

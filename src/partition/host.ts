@@ -93,7 +93,7 @@ export interface RaftHostOptions {
   readonly peers?: () => Iterable<number>;
   /**
    * Bytes per second of log entries this broker sends to learners (replicas catching up during a
-   * move), all groups together. Default 50 MiB/s.
+   * move), all groups together. Default 25 MiB/s (`DEFAULT_MOVE_BANDWIDTH`: why).
    */
   readonly learnerBandwidth?: number;
   /**
@@ -598,11 +598,15 @@ export class RaftHost {
     return true;
   }
 
-  /** Group `id`'s snapshot index and applied index, or `undefined` when it is not hosted here. */
-  logState(id: number): { snapshotIndex: number; appliedIndex: number } | undefined {
+  /**
+   * Group `id`'s snapshot index and data size (what a replica that needs the snapshot is sent)
+   * and applied index, or `undefined` when it is not hosted here.
+   */
+  logState(id: number): { snapshotIndex: number; snapshotBytes: number; appliedIndex: number } | undefined {
     const g = this.groups.get(id);
     if (!g) return undefined;
-    return { snapshotIndex: this.store.group(id).snapshot().meta.index, appliedIndex: g.node.appliedIndex() };
+    const { meta, data } = this.store.group(id).snapshot();
+    return { snapshotIndex: meta.index, snapshotBytes: data.byteLength, appliedIndex: g.node.appliedIndex() };
   }
 
   /** Ask group `id`'s leader (this broker) to hand leadership to broker `to`. */

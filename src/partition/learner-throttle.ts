@@ -1,7 +1,12 @@
 import type { GroupMessage } from './transport.js';
 
-/** Default catch-up bandwidth of one broker, in bytes per second. */
-export const DEFAULT_MOVE_BANDWIDTH = 50 * 1024 * 1024;
+/**
+ * Default catch-up bandwidth of one broker, in bytes per second. Moving a replica of a 1 GiB
+ * partition under 100 produce requests/s on one quiet machine (BENCHMARKS.md, bench:move): at
+ * 50 MiB/s the produce p99 during the move was 2.5–4.1× its steady value (3× is the target), at
+ * 25 MiB/s 1.8–2.1×, for a move of 42 s instead of 21 s.
+ */
+export const DEFAULT_MOVE_BANDWIDTH = 25 * 1024 * 1024;
 
 /** The bucket holds at most this much of a second's allowance, so an idle bucket allows a short burst only. */
 const BURST_SECONDS = 0.1;

@@ -3,6 +3,7 @@ import { type Entry, EntryType } from '../raft/types.js';
 import { type DataEntryLocation, OffsetIndex } from './offset-index.js';
 import { ProducerTable } from './producer-table.js';
 import { decodeRecordBatch, PartitionEntryKind, type RecordBatch } from './record-batch.js';
+import { RetainedBytes } from './retained-bytes.js';
 import { isCount, packTagged, unpackTagged } from './tagged-msgpack.js';
 import { decodeTruncatePrefix } from './truncate-prefix.js';
 
@@ -70,8 +71,12 @@ export function rejectionError(result: RejectedResult): RaftlogError {
   return new RaftlogError(result.code, result.message, { details: result.details });
 }
 
-/** Tag byte (format version) of a snapshot. Version 2 added the retained bytes. */
-const SNAPSHOT_FORMAT = 2;
+/**
+ * Tag byte (format version) of a snapshot. Version 2 added the retained bytes, version 3 their
+ * spread over the log ({@link RetainedBytes}); version 2 is still read.
+ */
+const SNAPSHOT_FORMAT = 3;
+const SNAPSHOT_FORMAT_WITHOUT_SPREAD = 2;
 
 /**
  * The state machine of one partition: applies committed Raft entries in order and derives the
@@ -95,6 +100,7 @@ export class PartitionState {
   #logStart = 0;
   #retainedBytes = 0;
   #offsets = new OffsetIndex();
+  #bytes = new RetainedBytes();
   #producers: ProducerTable;
 
   constructor(options: PartitionStateOptions = {}) {
@@ -118,6 +124,16 @@ export class PartitionState {
   /** Sum of the data sizes of the retained entries (what `retention.bytes` limits). */
   get retainedBytes(): number {
     return this.#retainedBytes;
+  }
+
+  /**
+   * Data bytes of the retained entries at or below Raft `index`: how much of the retained log a
+   * replica holding the log through `index` has (catch-up progress). Exact at the end of each span
+   * of indexes and from the last retained entry on ({@link retainedBytes}), estimated within a
+   * span (see `retained-bytes.ts`); never decreases as `index` grows.
+   */
+  retainedBytesUpTo(index: number): number {
+    return Math.min(this.#retainedBytes, this.#bytes.upTo(index));
   }
 
   /** The offset after the last committed record: the next offset to assign. */
@@ -186,6 +202,7 @@ export class PartitionState {
     this.#offsets.append(index, count);
     if (producer !== undefined) this.#producers.record(producer, baseOffset, baseOffset + count - 1);
     this.#retainedBytes += entry.data.byteLength;
+    this.#bytes.add(index, entry.data.byteLength);
     this.#applied = index;
     return { outcome: 'appended', index, baseOffset, lastOffset: baseOffset + count - 1, batch };
   }
@@ -230,6 +247,7 @@ export class PartitionState {
     this.#logStart = logStartOffset;
     offsets.truncateBefore(logStartOffset);
     this.#retainedBytes -= bytes;
+    this.#bytes.dropBefore(offsets.first?.index, bytes);
     return { outcome: 'truncated', index, logStartOffset };
   }
 
@@ -266,6 +284,7 @@ export class PartitionState {
       counts,
       runs,
       this.#producers.toSnapshot(),
+      this.#bytes.toSnapshot(),
     ]);
   }
 
@@ -275,6 +294,7 @@ export class PartitionState {
     this.#logStart = 0;
     this.#retainedBytes = 0;
     this.#offsets = new OffsetIndex();
+    this.#bytes = new RetainedBytes();
     this.#producers = new ProducerTable(this.#maxProducers);
   }
 
@@ -285,10 +305,14 @@ export class PartitionState {
   restore(bytes: Uint8Array): void {
     const corrupt = (why: string) =>
       new RaftlogError('STORAGE_CORRUPT', `corrupt partition snapshot: ${why}`);
-    if (bytes.length === 0 || bytes[0] !== SNAPSHOT_FORMAT) throw corrupt('unknown format');
+    const format = bytes[0];
+    if (format !== SNAPSHOT_FORMAT && format !== SNAPSHOT_FORMAT_WITHOUT_SPREAD)
+      throw corrupt('unknown format');
     const wire = unpackTagged(bytes);
-    if (!Array.isArray(wire) || wire.length !== 8) throw corrupt('malformed');
-    const [maxProducers, applied, logStart, retainedBytes, firstBaseOffset, counts, runs, producers] = wire;
+    if (!Array.isArray(wire) || wire.length !== (format === SNAPSHOT_FORMAT ? 9 : 8))
+      throw corrupt('malformed');
+    const [maxProducers, applied, logStart, retainedBytes, firstBaseOffset, counts, runs, producers, spread] =
+      wire;
     if (!Number.isSafeInteger(maxProducers) || maxProducers < 1) throw corrupt('bad maxProducers');
     if (!isCount(applied) || !isCount(logStart)) throw corrupt('bad applied index or log start');
     if (!isCount(retainedBytes)) throw corrupt('bad retained bytes');
@@ -304,11 +328,25 @@ export class PartitionState {
     if ((first === undefined) !== (retainedBytes === 0))
       throw corrupt('retained bytes disagree with the entries');
     const table = ProducerTable.fromSnapshot(maxProducers, producers, offsets.endOffset);
+    let spans = new RetainedBytes();
+    if (first !== undefined && last !== undefined) {
+      const restored =
+        format === SNAPSHOT_FORMAT_WITHOUT_SPREAD
+          ? RetainedBytes.estimate(retainedBytes, first.index, last.index)
+          : Array.isArray(spread)
+            ? RetainedBytes.fromSnapshot(spread, first.index, last.index)
+            : undefined;
+      if (!restored) throw corrupt('retained bytes spread does not fit the entries');
+      spans = restored;
+    } else if (format === SNAPSHOT_FORMAT && !(Array.isArray(spread) && spread.length === 0)) {
+      throw corrupt('retained bytes spread without entries');
+    }
     this.#maxProducers = maxProducers;
     this.#applied = applied;
     this.#logStart = logStart;
     this.#retainedBytes = retainedBytes;
     this.#offsets = offsets;
+    this.#bytes = spans;
     this.#producers = table;
   }
 }

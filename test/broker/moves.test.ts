@@ -63,10 +63,26 @@ describe('moving a partition replica (Raft §6 membership changes)', () => {
     const leader = await c.partitionLeader(TOPIC, 0);
     const follower = [1, 2, 3].find((id) => id !== leader.id)!;
     const target = [1, 2, 3].map((id) => (id === follower ? 4 : id));
-    await (await c.metadataLeader()).admin.moveReplicas(TOPIC, 0, target);
-    await waitForMove(c, TOPIC, 0, target);
+    // The catch-up progress the leader reports, sampled all along the move.
+    const samples: Array<{ bytes?: number; totalBytes?: number }> = [];
+    const sampler = setInterval(() => {
+      const c = leader.admin.moves()[0]?.catchUp?.find((r) => r.broker === 4);
+      if (c) samples.push(c);
+    }, 5);
+    try {
+      await (await c.metadataLeader()).admin.moveReplicas(TOPIC, 0, target);
+      await waitForMove(c, TOPIC, 0, target);
+    } finally {
+      clearInterval(sampler);
+    }
     // The learner's appends went through the leader's throttle.
     expect(leader.host.stats.learnerBytes).toBeGreaterThan(0);
+    // In bytes, never going back, never past what is needed.
+    expect(samples.length).toBeGreaterThan(0);
+    for (const [i, s] of samples.entries()) {
+      expect(s.bytes).toBeLessThanOrEqual(s.totalBytes!);
+      if (i > 0) expect(s.bytes).toBeGreaterThanOrEqual(samples[i - 1]!.bytes!);
+    }
     expect(votersOf(c, group)).toEqual([...target].sort());
     await verify(c, producer, target);
   });

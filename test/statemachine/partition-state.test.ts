@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { Packr } from 'msgpackr';
+import { Packr, Unpackr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { RaftlogError } from '../../src/errors.js';
 import type { Entry } from '../../src/raft/types.js';
@@ -14,9 +14,15 @@ import { confEntry, dataEntry, garbageEntry, noopEntry, truncateEntry } from './
 const p = (id: string, epoch: number, sequence: number) => ({ id, epoch, sequence });
 
 const packr = new Packr({ useRecords: false });
-/** A snapshot's bytes with forged fields: the format tag of a real snapshot, then the fields. */
-const forge = (fields: unknown[]) =>
-  new Uint8Array([new PartitionState().snapshot()[0]!, ...packr.pack(fields)]);
+const unpackr = new Unpackr({ useRecords: false });
+/**
+ * A snapshot's bytes with forged fields: format 2's tag (without the retained bytes' spread, still
+ * read), or with `spread` the current format's, then the fields.
+ */
+const forge = (fields: unknown[], spread?: unknown) =>
+  spread === undefined
+    ? new Uint8Array([2, ...packr.pack(fields)])
+    : new Uint8Array([new PartitionState().snapshot()[0]!, ...packr.pack([...fields, spread])]);
 
 function expectCode(code: string, fn: () => unknown): void {
   let thrown: unknown;
@@ -284,6 +290,18 @@ describe('partition state: truncation, snapshots, restarts', () => {
     expect(restarted.snapshot()).toEqual(a.state.snapshot());
   });
 
+  it('reads format 2 snapshots (no spread of the retained bytes): spread evenly, totals exact', () => {
+    const a = sample();
+    const current = a.state.snapshot();
+    const fields = (unpackr.unpack(current.subarray(1)) as unknown[]).slice(0, 8);
+    const old = new PartitionState();
+    old.restore(new Uint8Array([2, ...packr.pack(fields)]));
+    expect(old.retainedBytes).toBe(a.state.retainedBytes);
+    expect(old.retainedBytesUpTo(old.appliedIndex)).toBe(a.state.retainedBytes);
+    expect(old.retainedBytesUpTo(0)).toBe(0);
+    expect(old.snapshot()[0]).toBe(current[0]); // written in the current format from then on
+  });
+
   it('restore refuses inconsistent snapshots with STORAGE_CORRUPT and keeps the state', () => {
     const a = sample();
     a.apply(truncateEntry(9, { fromOffset: 0, logStartOffset: 4, bytes: sizeOf(a.log[1]!) }));
@@ -306,9 +324,15 @@ describe('partition state: truncation, snapshots, restarts', () => {
     corrupt(forge([4, 8, 4, 100, 3, new Uint8Array([2, 1, 4]), [0, 4, 1, 6, 2, 8], [['a', 0, 0, 0, 10]]])); // offset ≥ end
     corrupt(forge([4, 8, 4, 0, 3, new Uint8Array([2, 1, 4]), [0, 4, 1, 6, 2, 8], []])); // entries, but no bytes
     corrupt(forge([4, 8, 10, 5, 10, new Uint8Array(0), [], []])); // bytes, but no entries
-    expect(() =>
-      target.restore(forge([4, 8, 4, 100, 3, new Uint8Array([2, 1, 4]), [0, 4, 1, 6, 2, 8], []])),
-    ).not.toThrow();
+    // The current format: the spread of the retained bytes must fit the entries (indexes 4-8: one span).
+    const fields = [4, 8, 4, 100, 3, new Uint8Array([2, 1, 4]), [0, 4, 1, 6, 2, 8], []];
+    corrupt(forge(fields, [60, 40])); // two spans
+    corrupt(forge(fields, [])); // none
+    corrupt(forge(fields, [-100]));
+    corrupt(forge([4, 8, 8, 0, 9, new Uint8Array(0), [], []], [5])); // a spread, but no entries
+    expect(() => target.restore(forge(fields, [100]))).not.toThrow();
+    expect(target.retainedBytesUpTo(8)).toBe(100);
+    expect(() => target.restore(forge(fields))).not.toThrow();
   });
 
   it('restoring mutated or random bytes only ever throws STORAGE_CORRUPT', () => {
