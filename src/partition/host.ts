@@ -800,8 +800,9 @@ export class RaftHost {
     // Committed entries are on a majority of disks already (a leader counts its own copy only
     // once it is synced): they are applied, and their proposers answered, while this turn's batch
     // is written rather than after it, as etcd does. After the store's own callback of this
-    // event-loop turn, which starts the batch: answering overlaps the disk write.
-    const applying = nextImmediate().then(() => this.applyEarly(work));
+    // event-loop turn, which starts the batch: answering overlaps the disk write. Without a
+    // batch, at once.
+    const applying = sync ? nextImmediate().then(() => this.applyEarly(work)) : this.applyEarly(work);
     await Promise.all([committing, applying]);
     const ms = performance.now() - t0;
     if (sync) this.stats.syncs++;
