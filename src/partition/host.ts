@@ -1009,11 +1009,12 @@ export class RaftHost {
     clearInterval(this.ticker);
     this.ticker = undefined;
     await this.whenIdle();
+    // Closed first, so that no turn stages more while the writes left staged are written.
+    this.closed = true;
     if (this.unsyncedStaged && !this.failure) {
       this.unsyncedStaged = false;
       await this.store.commit({ sync: false }).catch((err) => this.fail(err));
     }
-    this.closed = true;
     this.throttle.close();
     // Writes in flight may still commit through the other replicas: their outcome is unknown.
     const unknown = new RaftlogError(
