@@ -124,7 +124,7 @@ export async function startTailers(
   url: string,
   topic: string,
   n: number,
-  opts: { timeoutMs?: number; deadlineMs?: number } = {},
+  opts: { timeoutMs?: number; deadlineMs?: number; minRecords?: number } = {},
 ): Promise<Tailers> {
   const p = pool(url, n);
   const timeoutMs = opts.timeoutMs ?? 1000;
@@ -139,7 +139,8 @@ export async function startTailers(
   const loops = Array.from({ length: n }, async () => {
     let offset = start;
     while (!stopped && Date.now() < deadline) {
-      const q = `offset=${offset}&max_records=5000&max_bytes=${4 * 1024 * 1024}&timeout_ms=${timeoutMs}`;
+      const min = opts.minRecords === undefined ? '' : `&min_records=${opts.minRecords}`;
+      const q = `offset=${offset}&max_records=5000&max_bytes=${4 * 1024 * 1024}&timeout_ms=${timeoutMs}${min}`;
       const r = await call(p, 'GET', `${recordsPath(topic, 0)}?${q}`, {
         accept: MSGPACK,
         timeoutMs: timeoutMs + 10_000,

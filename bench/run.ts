@@ -7,7 +7,8 @@
  * (installed with apt-get when missing) and a second table shows raftlog / peer ratios.
  *
  *   npm run bench -- [--cases produce,e2e] [--duration 10] [--warmup 1] [--peers] [--out DIR]
- *     [--catchup-mb 128] [--tailers 4] [--e2e-rate 200] [--partitions 1,12] [--cpu-prof]
+ *     [--catchup-mb 128] [--tailers 4] [--tail-min-records N] [--e2e-rate 200] [--partitions 1,12]
+ *     [--cpu-prof]
  *
  * Cases (names; `--cases` keeps those matching any of its comma-separated regular expressions,
  * e.g. `--cases produce,e2e` or `--cases 'c1$'`; `disk-ref` selects the disk reference of --peers):
@@ -49,6 +50,7 @@ const { values: opt } = benchArgs(USAGE, {
     out: { type: 'string', default: fileURLToPath(new URL('../../bench/results/', import.meta.url)) },
     'catchup-mb': { type: 'string', default: '128' },
     tailers: { type: 'string', default: '4' },
+    'tail-min-records': { type: 'string' },
     'e2e-rate': { type: 'string', default: '200' },
     partitions: { type: 'string', default: '1,12' },
     'cpu-prof': { type: 'boolean', default: false },
@@ -59,6 +61,8 @@ const DURATION = Number(opt.duration);
 const WARMUP = Number(opt.warmup);
 const CATCHUP_MB = Number(opt['catchup-mb']);
 const TAILERS = Number(opt.tailers);
+/** The tailers' `min_records` (unset: each long poll answers with the first record). */
+const TAIL_MIN_RECORDS = opt['tail-min-records'] === undefined ? undefined : Number(opt['tail-min-records']);
 const E2E_RATE = Number(opt['e2e-rate']);
 const PARTITION_CURVE = opt.partitions.split(',').filter(Boolean).map(Number);
 const filters = opt.cases.split(',').filter(Boolean);
@@ -274,11 +278,18 @@ async function runRaftlog(copy: PeersCopy): Promise<void> {
       await runCase('tail-on', 'raftlog', async () => {
         const tailers = await startTailers(leader!, 'tail', TAILERS, {
           deadlineMs: (WARMUP + DURATION + 60) * 1000,
+          ...(TAIL_MIN_RECORDS === undefined ? {} : { minRecords: TAIL_MIN_RECORDS }),
         });
         const t0 = performance.now();
         let r: CaseResult;
         try {
-          r = await lg('tail-on', [leader!], c, { topic: 'tail' }, { tailers: TAILERS });
+          r = await lg(
+            'tail-on',
+            [leader!],
+            c,
+            { topic: 'tail' },
+            { tailers: TAILERS, tail_min_records: TAIL_MIN_RECORDS ?? 1 },
+          );
         } finally {
           const read = await tailers.stop();
           const secs = (performance.now() - t0) / 1000;

@@ -51,6 +51,12 @@ export interface FetchRequest {
   readonly maxBytes?: number;
   /** Long poll: wait up to this long for a record at `offset` when it is the high watermark. */
   readonly timeoutMs?: number;
+  /**
+   * With `timeoutMs`: wait until at least this many records (default 1, at most `maxRecords`)
+   * follow `offset`, or the timeout, whichever comes first (Kafka's `fetch.min.bytes`, in
+   * records). A tailing reader fetches fewer times, each taking more records.
+   */
+  readonly minRecords?: number;
   /** Ends a long poll early (its client went away): the fetch answers with what it has. */
   readonly signal?: AbortSignal;
 }

@@ -556,6 +556,7 @@ export class Broker implements BrokerApi {
     const maxRecords = req.maxRecords ?? DEFAULT_MAX_RECORDS;
     const maxBytes = req.maxBytes ?? DEFAULT_MAX_BYTES;
     const deadline = Date.now() + (req.timeoutMs ?? 0);
+    const minRecords = Math.min(req.minRecords ?? 1, maxRecords);
     // Linearizable: confirm leadership with a quorum and apply everything committed before. The
     // records applied here already are committed and never change, so they are read while that
     // round is under way (or were read ahead after the previous fetch). The round decides whether
@@ -584,7 +585,7 @@ export class Broker implements BrokerApi {
         });
       }
       const wait = deadline - Date.now();
-      if (req.offset < hw || wait <= 0 || req.signal?.aborted || !this.partitions.has(group)) {
+      if (hw - req.offset >= minRecords || wait <= 0 || req.signal?.aborted || !this.partitions.has(group)) {
         const before = early;
         early = undefined;
         let read: SlicedRead;

@@ -266,7 +266,14 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
       url: '/v1/topics/:topic/partitions/:partition/records',
       operation: 'fetch',
       async handle(req, format, clientGone) {
-        const q = checkQuery(req.query, ['offset', 'max_records', 'max_bytes', 'timeout_ms', 'encoding']);
+        const q = checkQuery(req.query, [
+          'offset',
+          'max_records',
+          'max_bytes',
+          'timeout_ms',
+          'min_records',
+          'encoding',
+        ]);
         const encoding = checkEncoding('encoding', q.encoding);
         if (q.offset === undefined) throw invalid('offset is required');
         const offset = parseCount('offset', q.offset);
@@ -281,6 +288,9 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
           ...(q.timeout_ms === undefined
             ? {}
             : { timeoutMs: parseCount('timeout_ms', q.timeout_ms, { max: MAX_FETCH_TIMEOUT_MS }) }),
+          ...(q.min_records === undefined
+            ? {}
+            : { minRecords: parseCount('min_records', q.min_records, { min: 1, max: MAX_FETCH_RECORDS }) }),
           signal: clientGone(),
         };
         const { topic, partition } = await partitionParams(req);

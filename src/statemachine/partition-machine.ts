@@ -32,6 +32,8 @@ export class PartitionMachine implements GroupStateMachine {
   readonly durableApplied: number;
   private sinceCheckpoint = 0;
   private waiters = new Set<() => void>();
+  /** A wake of the long polls is queued for the next event-loop turn (see `apply`). */
+  private wakeQueued = false;
 
   constructor(
     private readonly store: LogStore,
@@ -51,7 +53,7 @@ export class PartitionMachine implements GroupStateMachine {
     if (++this.sinceCheckpoint >= Math.max(MIN_CHECKPOINT_INTERVAL, this.retained() / CHECKPOINT_FRACTION)) {
       this.checkpoint();
     }
-    if (result.outcome === 'appended') this.wakeReaders();
+    if (result.outcome === 'appended') this.queueWake();
     return result;
   }
 
@@ -84,6 +86,20 @@ export class PartitionMachine implements GroupStateMachine {
       const timer = setTimeout(done, ms);
       signal?.addEventListener('abort', done, { once: true });
       this.waiters.add(done);
+    });
+  }
+
+  /**
+   * Wake the long polls once for every entry applied in this event-loop turn, and only after it:
+   * the proposers of those entries are answered first (their promises settle in this turn), and
+   * the readers read all of the turn's records in one go instead of waking per entry.
+   */
+  private queueWake(): void {
+    if (this.wakeQueued || this.waiters.size === 0) return;
+    this.wakeQueued = true;
+    setImmediate(() => {
+      this.wakeQueued = false;
+      this.wakeReaders();
     });
   }
 

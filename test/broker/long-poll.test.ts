@@ -23,6 +23,27 @@ describe('Broker.fetch long poll', () => {
     expect(await polling).toEqual({ records: [], nextOffset: 0, highWatermark: 0, logStartOffset: 0 });
   }, 15_000);
 
+  it('with minRecords, waits until that many records follow the offset', async () => {
+    broker = new Broker({ id: 1, store: new MemoryLogStore(), timing: TEST_TIMING });
+    await broker.whenReady(10_000);
+    await broker.createTopic({ name: 't', partitions: 1, replicationFactor: 1 });
+    await broker.whenReady(10_000);
+    let answered = false;
+    const polling = broker.fetch('t', 0, { offset: 0, timeoutMs: 60_000, minRecords: 3 }).then((r) => {
+      answered = true;
+      return r;
+    });
+    await broker.produce('t', 0, [{ value: Buffer.from('a') }]);
+    // The readers' wake for that record runs in the next event-loop turn; a poll that did not
+    // wait for 3 records would have answered by the one after.
+    for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(answered).toBe(false);
+    await broker.produce('t', 0, [{ value: Buffer.from('b') }, { value: Buffer.from('c') }]);
+    const { records, nextOffset } = await polling;
+    expect(records.map((r) => r.offset)).toEqual([0, 1, 2]);
+    expect(nextOffset).toBe(3);
+  }, 15_000);
+
   it('a partition wait ends when its signal aborts while it waits', async () => {
     const machine = new PartitionMachine(new MemoryLogStore(), 5);
     const gone = new AbortController();

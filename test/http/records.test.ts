@@ -291,19 +291,21 @@ describe('GET /v1/topics/{topic}/partitions/{p}/records', () => {
     });
   });
 
-  it('passes offset, max_records, max_bytes and timeout_ms on to the broker', async () => {
+  it('passes offset, max_records, max_bytes, timeout_ms and min_records on to the broker', async () => {
     const { url, broker } = await withTopic(1);
     await broker.produce('t', 0, [{ value: enc('a') }]);
     await call(
       url,
       'GET',
-      '/v1/topics/t/partitions/0/records?offset=0&max_records=10&max_bytes=4096&timeout_ms=250',
+      '/v1/topics/t/partitions/0/records?offset=0&max_records=10&max_bytes=4096&timeout_ms=250&min_records=1',
     );
     await call(url, 'GET', '/v1/topics/t/partitions/0/records?offset=1');
     expect(broker.fetches.map((f) => f.req)).toEqual([
-      { offset: 0, maxRecords: 10, maxBytes: 4096, timeoutMs: 250 },
+      { offset: 0, maxRecords: 10, maxBytes: 4096, timeoutMs: 250, minRecords: 1 },
       { offset: 1 },
     ]);
+    const zero = await call(url, 'GET', '/v1/topics/t/partitions/0/records?offset=0&min_records=0');
+    expect(zero.status).toBe(400);
   });
 
   it('a long poll at the high watermark answers as soon as a record is committed', async () => {
