@@ -229,11 +229,8 @@ export class RaftHost {
   private ticker: NodeJS.Timeout | undefined;
   private turnScheduled = false;
   private turnRunning = false;
-  /**
-   * Writes were staged after the last batch that need no sync (commit indexes, state-machine
-   * checkpoints, compactions): they go with the next batch a Ready must sync, or at the next tick.
-   */
-  private unsyncedStaged = false;
+  /** State-machine writes were staged after the last sync: a turn must commit them. */
+  private unsyncedApply = false;
   private failure: Error | undefined;
   private closed = false;
   private readCounter = 0;
@@ -356,7 +353,7 @@ export class RaftHost {
       data: new Uint8Array(0),
     });
     this.store.setHardState(id, { term: BOOTSTRAP_TERM, vote: 0, commit: BOOTSTRAP_INDEX });
-    this.unsyncedStaged = true;
+    this.unsyncedApply = true;
   }
 
   /** Wake a group: it is ticked again and looked at in the next turn. */
@@ -380,7 +377,8 @@ export class RaftHost {
     for (const w of g.reads.values()) w.reject(new RaftlogError('NOT_LEADER', gone));
     if (dropData) {
       this.store.dropGroup(id);
-      this.unsyncedStaged = true;
+      this.unsyncedApply = true;
+      this.scheduleTurn();
     }
   }
 
@@ -595,7 +593,8 @@ export class RaftHost {
     if (bytes.byteLength === 0) throw new Error('raft host: snapshot data must not be empty');
     const confState = view.initialState().confState;
     this.store.compact(id, { meta: { index, term: view.term(index), confState }, data: bytes });
-    this.unsyncedStaged = true;
+    this.unsyncedApply = true;
+    this.scheduleTurn();
     return true;
   }
 
@@ -623,10 +622,6 @@ export class RaftHost {
     if (this.failure || this.closed) return;
     const now = Date.now();
     const heartbeatDue = ++this.ticks % this.timing.heartbeatTick === 0;
-    if (this.unsyncedStaged) {
-      this.unsyncedStaged = false;
-      this.store.commit({ sync: false }).catch((err) => this.fail(err));
-    }
     if (heartbeatDue) for (const peer of this.peers()) this.transport.send(peer, []);
     const silentPeers = this.silentPeers(now);
     for (const g of this.groups.values()) {
@@ -743,7 +738,7 @@ export class RaftHost {
       this.turnRunning = false;
     }
     if (this.failure) return;
-    if (this.dirty.size > 0) this.scheduleTurn();
+    if (this.unsyncedApply || this.dirty.size > 0) this.scheduleTurn();
     else for (const done of this.idle.splice(0)) done();
   }
 
@@ -784,29 +779,25 @@ export class RaftHost {
         g.lateMessages = messages;
       }
     }
-    if (work.length === 0) {
+    if (work.length === 0 && !this.unsyncedApply) {
       this.sendAll(early); // appends held back by the last turn
       return;
     }
+    this.unsyncedApply = false;
     this.stats.turns++;
-    // Group commit: every group's writes of this turn, and the writes staged since the last batch
-    // (state-machine checkpoints, commit indexes), go into one synced batch when any Ready needs
-    // it (new entries, a snapshot, a new term or vote). Commit indexes and checkpoints alone can
-    // be recomputed after a crash: they stay staged for that batch or the next tick's (see
-    // `tick`), so that a turn that only moves commit indexes writes nothing, and neither its
-    // messages (sent at once, with the early ones) nor the next turn's batch wait for a write.
+    this.sendAll(early);
+    // Group commit: every group's writes of this turn, and the state-machine writes staged by
+    // earlier applies, go into one batch. It is synced when any Ready needs it (new entries, a
+    // snapshot, a new term or vote); a batch of commit indexes and state-machine checkpoints
+    // alone need not wait for the disk (a later synced batch makes it durable too).
     const sync = work.some((g) => g.inFlight!.mustSync);
-    const late = work.map((g) => [g, g.lateMessages] as const);
-    this.sendAll(sync ? early : [...early, ...late]);
     const t0 = performance.now();
-    this.unsyncedStaged = !sync;
-    const committing = sync ? this.store.commit({ sync }) : undefined;
+    const committing = this.store.commit({ sync });
     // Committed entries are on a majority of disks already (a leader counts its own copy only
     // once it is synced): they are applied, and their proposers answered, while this turn's batch
     // is written rather than after it, as etcd does. After the store's own callback of this
-    // event-loop turn, which starts the batch: answering overlaps the disk write. Without a
-    // batch, at once.
-    const applying = sync ? nextImmediate().then(() => this.applyEarly(work)) : this.applyEarly(work);
+    // event-loop turn, which starts the batch: answering overlaps the disk write.
+    const applying = nextImmediate().then(() => this.applyEarly(work));
     await Promise.all([committing, applying]);
     const ms = performance.now() - t0;
     if (sync) this.stats.syncs++;
@@ -821,7 +812,7 @@ export class RaftHost {
     this.stats.readiesPerSync = work.length;
     this.stats.lastSyncMs = ms;
     this.stats.totalSyncMs += ms;
-    if (sync) this.sendAll(late);
+    this.sendAll(work.map((g) => [g, g.lateMessages] as const));
     for (const g of work) this.finishReady(g);
   }
 
@@ -870,7 +861,7 @@ export class RaftHost {
       const rd = g.inFlight!;
       if (rd.snapshot || rd.committedEntries.length === 0 || this.groups.get(g.id) !== g) continue;
       this.applyCommitted(g, rd.committedEntries);
-      this.unsyncedStaged = true;
+      this.unsyncedApply = true;
     }
   }
 
@@ -922,8 +913,8 @@ export class RaftHost {
       // Whoever waited on an index the snapshot covers cannot learn its own entry's fate here.
       this.settleProposalsUpTo(g, rd.snapshot.meta.index);
       this.applyCommitted(g, rd.committedEntries);
-      // The state machine staged its writes after this turn's batch.
-      this.unsyncedStaged = true;
+      // The state machine staged its writes after this turn's batch: make sure a turn commits them.
+      this.unsyncedApply = true;
     }
     for (const rs of rd.readStates) {
       const w = g.reads.get(contextKey(rs.context));
@@ -1013,12 +1004,7 @@ export class RaftHost {
     clearInterval(this.ticker);
     this.ticker = undefined;
     await this.whenIdle();
-    // Closed first, so that no turn stages more while the writes left staged are written.
     this.closed = true;
-    if (this.unsyncedStaged && !this.failure) {
-      this.unsyncedStaged = false;
-      await this.store.commit({ sync: false }).catch((err) => this.fail(err));
-    }
     this.throttle.close();
     // Writes in flight may still commit through the other replicas: their outcome is unknown.
     const unknown = new RaftlogError(
