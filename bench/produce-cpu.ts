@@ -7,7 +7,12 @@
  * messages sent (from its /metrics). Medians per build at the end.
  *
  *   node dist/bench/produce-cpu.js [--builds DIR,DIR] [--reps 3] [--duration 8] [--size 100]
- *     [--concurrency 64] [--rpr 1] [--together]
+ *     [--concurrency 64] [--rpr 1] [--partitions 1] [--together]
+ *
+ * With `--partitions P` (P > 1) the topic has P partitions and the load is spread as in run.ts's
+ * `partitions-P` cases (worker w writes partition w % P through its leader); leadership is then
+ * spread over the brokers, so processes are named `b1`–`b3` and the counters per record are
+ * summed over the three brokers. `all` is always the brokers' CPU together.
  *
  * With `--together` the builds' clusters run at the same time instead of one after the other:
  * each gets about its share of a busy machine, under the same load from everything else, which
@@ -33,19 +38,21 @@ const { values: opt } = parseArgs({
     size: { type: 'string', default: '100' },
     concurrency: { type: 'string', default: '64' },
     rpr: { type: 'string', default: '1' },
+    partitions: { type: 'string', default: '1' },
     together: { type: 'boolean', default: false },
   },
   strict: true,
 });
 const builds = opt.builds.split(',').map((b) => resolve(b));
-const [REPS, DURATION, WARMUP, SIZE, CONCURRENCY, RPR] = [
+const [REPS, DURATION, WARMUP, SIZE, CONCURRENCY, RPR, PARTITIONS] = [
   opt.reps,
   opt.duration,
   opt.warmup,
   opt.size,
   opt.concurrency,
   opt.rpr,
-].map(Number) as [number, number, number, number, number, number];
+  opt.partitions,
+].map(Number) as [number, number, number, number, number, number, number];
 
 /** Counters of the leader's /metrics, per record: host turns, peer frames and Raft messages sent. */
 const COUNTERS: Record<string, RegExp> = {
@@ -68,7 +75,7 @@ interface Run {
   errors: number;
   /** µs of CPU per record, per process. */
   us: Record<string, number>;
-  /** Leader counters per record. */
+  /** Counters per record: the leader's (one partition) or every broker's summed. */
   per_record: Record<string, number>;
 }
 
@@ -78,39 +85,34 @@ async function runOnce(build: string, copy: ReturnType<typeof copyPeers>): Promi
   };
   const cluster = await start(3);
   try {
-    const p = pool(cluster.urls[0]!, 1);
-    let leaderUrl: string | undefined;
-    try {
-      const deadline = Date.now() + 60_000;
-      while (leaderUrl === undefined) {
-        if (Date.now() > deadline) throw new Error('no leader for the bench topic');
-        const created = await call(p, 'POST', '/v1/topics', {
-          body: { name: 'bench', partitions: 1, replication_factor: 3 },
-        }).catch(() => ({ status: 0, body: null }));
-        if (created.status === 201 || created.status === 409) {
-          const r = await call(p, 'GET', '/v1/topics/bench').catch(() => ({ status: 0, body: null }));
-          const leader: number | null = r.status === 200 ? r.body.partitions[0].leader : null;
-          if (leader !== null) leaderUrl = cluster.urls[leader - 1];
-        }
-        if (leaderUrl === undefined) await sleep(200);
-      }
-    } finally {
-      await p.close();
-    }
-    const li = cluster.urls.indexOf(leaderUrl);
-    const pids = new Map(cluster.pids.map((pid, i) => [i === li ? 'L' : `F${i + 1}`, pid]));
+    const leaders = await partitionLeaders(cluster.urls);
+    const spread = PARTITIONS > 1;
+    const li = cluster.urls.indexOf(leaders[0]!);
+    const pids = new Map(
+      cluster.pids.map((pid, i) => [spread ? `b${i + 1}` : i === li ? 'L' : `F${i + 1}`, pid]),
+    );
+    // Counters of the leader alone for one partition; of every broker when leadership is spread.
+    const counted = spread ? cluster.urls : [leaders[0]!];
+    const allCounters = async () => {
+      const each = await Promise.all(counted.map(counters));
+      return Object.fromEntries(
+        Object.keys(COUNTERS).map((k) => [k, each.reduce((sum, c) => sum + c[k]!, 0)]),
+      );
+    };
     // CPU ticks and counters over (about) the loadgen's measured window, as runLoadgen samples.
     const ticks = () => new Map([...pids].map(([name, pid]) => [name, cpuTicks(pid) ?? Number.NaN]));
     const window = (async () => {
       await sleep(WARMUP * 1000 + 300);
-      const before = { ticks: ticks(), counters: await counters(leaderUrl) };
+      const before = { ticks: ticks(), counters: await allCounters() };
       await sleep(DURATION * 1000);
-      return { before, after: { ticks: ticks(), counters: await counters(leaderUrl) } };
+      return { before, after: { ticks: ticks(), counters: await allCounters() } };
     })();
     const out = await runLoadgen(copy, {
       target: 'raftlog-http',
-      endpoints: [leaderUrl],
+      endpoints: leaders,
       pids,
+      topic: 'bench',
+      partitions: PARTITIONS,
       concurrency: CONCURRENCY,
       size: SIZE,
       recordsPerRequest: RPR,
@@ -124,6 +126,7 @@ async function runOnce(build: string, copy: ReturnType<typeof copyPeers>): Promi
     const us: Record<string, number> = {};
     for (const [name, t] of after.ticks)
       us[name] = +(((t - before.ticks.get(name)!) * 1e4) / records).toFixed(1);
+    us.all = +[...pids.keys()].reduce((sum, name) => sum + us[name]!, 0).toFixed(1);
     us.lg = +((l.cpu_pct.loadgen * 1e4) / l.records_s).toFixed(1);
     const per_record = Object.fromEntries(
       Object.keys(COUNTERS).map((k) => [
@@ -137,13 +140,37 @@ async function runOnce(build: string, copy: ReturnType<typeof copyPeers>): Promi
   }
 }
 
+/** The client URL of each partition's leader (index = partition), once every partition has one. */
+async function partitionLeaders(urls: readonly string[]): Promise<string[]> {
+  const p = pool(urls[0]!, 1);
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (Date.now() > deadline) throw new Error('no leader for every partition of the bench topic');
+      const created = await call(p, 'POST', '/v1/topics', {
+        body: { name: 'bench', partitions: PARTITIONS, replication_factor: 3 },
+      }).catch(() => ({ status: 0, body: null }));
+      if (created.status === 201 || created.status === 409) {
+        const r = await call(p, 'GET', '/v1/topics/bench').catch(() => ({ status: 0, body: null }));
+        const ids: (number | null)[] =
+          r.status === 200 ? r.body.partitions.map((x: { leader: number | null }) => x.leader) : [];
+        if (ids.length === PARTITIONS && ids.every((id) => id !== null))
+          return ids.map((id) => urls[id! - 1]!);
+      }
+      await sleep(200);
+    }
+  } finally {
+    await p.close();
+  }
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 const copy = copyPeers(false);
 const runs = new Map<string, Run[]>(builds.map((b) => [b, []]));
 try {
   process.stderr.write(
-    `${SIZE} B x ${RPR} per request, ${CONCURRENCY} in flight, ${DURATION} s, ${REPS} rounds over ${builds.length} builds\n`,
+    `${SIZE} B x ${RPR} per request, ${CONCURRENCY} in flight over ${PARTITIONS} partition(s), ${DURATION} s, ${REPS} rounds over ${builds.length} builds\n`,
   );
   for (let rep = 0; rep < REPS; rep++) {
     const load = +loadavg()[0]!.toFixed(1);
@@ -168,6 +195,6 @@ for (const [build, rs] of runs) {
     .map((k) => `${k} ${median(rs.map((r) => r.per_record[k]!))}`)
     .join(' · ');
   console.log(
-    `${build}: median of ${rs.length}: ${median(rs.map((r) => r.records_s))} rec/s; CPU µs/record ${us}; leader per record: ${per}`,
+    `${build}: median of ${rs.length}: ${median(rs.map((r) => r.records_s))} rec/s; CPU µs/record ${us}; ${PARTITIONS > 1 ? 'brokers' : 'leader'} per record: ${per}`,
   );
 }
