@@ -24,6 +24,7 @@ export class Mesh {
         if (messages.length > 0 && kept.length === 0) return;
         setImmediate(() => this.handlers.get(peer)?.(self, kept));
       },
+      flush: () => {},
       onReceive: (handler) => {
         this.handlers.set(self, handler);
       },
