@@ -136,5 +136,7 @@ function notes(r: CaseResult): string {
   if (typeof r.background_records_s === 'number')
     n.push(`background load ${fmt(r.background_records_s)} rec/s`);
   if (typeof r.partitions === 'number') n.push(`${r.partitions} partitions`);
+  if (typeof r.brokers_cpu_us_per_record === 'number')
+    n.push(`brokers ${fmt(r.brokers_cpu_us_per_record)} µs CPU/record`);
   return n.join('; ');
 }

@@ -15,7 +15,9 @@
  *   batch100-1KiB-c16                100 records of 1 KiB per request, 16 in flight
  *   partitions-{P}-100B-c64          1 record/request, 64 in flight spread over P partitions of
  *                                    one topic: worker w writes partition w % P through its leader
- *                                    (one loadgen process; raftlog only)
+ *                                    (one loadgen process; raftlog only); P from --partitions (the
+ *                                    curve, e.g. `--cases partitions --partitions 1,2,4,12`); notes
+ *                                    give the brokers' CPU together in µs per record
  *   catchup-{json,msgpack}           one reader from offset 0 of a prefilled partition (MB/s)
  *   tail-off / tail-on               produce 1 KiB × 16 in flight without / with N consumers
  *                                    long-polling the same partition's tail
@@ -171,6 +173,13 @@ function loadgenArgs(
 
 // ---- raftlog -----------------------------------------------------------------------------------
 
+/** The three brokers' CPU together, in µs per acknowledged record (the partitions curve's cost). */
+function brokersCpuPerRecord(r: CaseResult): number | null {
+  const brokers = Object.entries(r.cpu_pct).filter(([name]) => name.startsWith('broker'));
+  if (!r.records_s || brokers.some(([, pct]) => typeof pct !== 'number')) return null;
+  return Math.round((brokers.reduce((sum, [, pct]) => sum + pct!, 0) * 1e4) / r.records_s);
+}
+
 async function createTopic(cluster: ProcessCluster, name: string, partitions: number): Promise<string[]> {
   const p = pool(cluster.urls[0]!, 1);
   try {
@@ -227,7 +236,7 @@ async function runRaftlog(copy: PeersCopy): Promise<void> {
       await runCase(name, 'raftlog', async () => {
         const leaders = await createTopic(cluster, `scale${parts}`, parts);
         const c = { size: 100, concurrency: 64, rpr: 1 };
-        return lg(
+        const r = await lg(
           name,
           leaders,
           c,
@@ -238,6 +247,7 @@ async function runRaftlog(copy: PeersCopy): Promise<void> {
             leaders: leaders.map(leaderName),
           },
         );
+        return { ...r, brokers_cpu_us_per_record: brokersCpuPerRecord(r) };
       });
     }
 
