@@ -761,10 +761,9 @@ export class RaftHost {
         if (held.length > 0) early.push([g, held]);
         continue;
       }
-      const rd = g.node.ready();
-      g.inFlight = rd;
-      this.stage(g, rd);
+      g.inFlight = g.node.ready();
       work.push(g);
+      const rd = g.inFlight;
       let messages = withoutRedundantAppends(held.length > 0 ? [...held, ...rd.messages] : rd.messages);
       if (held.length === 0 && holdsBack(rd, messages)) {
         // Appends that only move the followers' commit index wait for this group's Ready of the
@@ -789,7 +788,10 @@ export class RaftHost {
     }
     this.unsyncedApply = false;
     this.stats.turns++;
+    // Sent before the writes are staged (encoding entries takes a while): what waited for the last
+    // sync, and a leader's appends, which need not wait for its own writes.
     this.sendAll(early);
+    for (const g of work) this.stage(g, g.inFlight!);
     // Group commit: every group's writes of this turn, and the state-machine writes staged by
     // earlier applies, go into one batch. It is synced when any Ready needs it (new entries, a
     // snapshot, a new term or vote); a batch of commit indexes and state-machine checkpoints
