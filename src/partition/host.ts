@@ -241,6 +241,12 @@ export class RaftHost {
   private ticks = 0;
   private readonly startedAt = Date.now();
   private idle: Array<() => void> = [];
+  /**
+   * Messages of the last turn that had to wait for its sync (a follower's acknowledgements, votes):
+   * they go out with the next turn's first messages, in the same check phase of the event loop
+   * where they would have been flushed alone, so each peer gets one frame per turn rather than two.
+   */
+  private afterSync: Array<readonly [HostedGroup, readonly Message[]]> = [];
   private readonly throttle: LearnerThrottle;
   private readonly throttlesLearners: (group: number) => boolean;
   readonly stats: HostStats = {
@@ -738,14 +744,16 @@ export class RaftHost {
       this.turnRunning = false;
     }
     if (this.failure) return;
-    if (this.unsyncedApply || this.dirty.size > 0) this.scheduleTurn();
+    if (this.afterSync.length > 0 || this.unsyncedApply || this.dirty.size > 0) this.scheduleTurn();
     else for (const done of this.idle.splice(0)) done();
   }
 
   /** One turn: every ready group's Ready, carried out in the order of the contract. */
   private async turn(): Promise<void> {
     const work: HostedGroup[] = [];
-    const early: Array<[HostedGroup, readonly Message[]]> = [];
+    // The last turn's messages that waited for its sync go first: per peer, in the order Raft made them.
+    const early: Array<readonly [HostedGroup, readonly Message[]]> = this.afterSync;
+    this.afterSync = [];
     const candidates = [...this.dirty];
     this.dirty.clear();
     for (const g of candidates) {
@@ -757,10 +765,9 @@ export class RaftHost {
         if (held.length > 0) early.push([g, held]);
         continue;
       }
-      const rd = g.node.ready();
-      g.inFlight = rd;
-      this.stage(g, rd);
+      g.inFlight = g.node.ready();
       work.push(g);
+      const rd = g.inFlight;
       let messages = withoutRedundantAppends(held.length > 0 ? [...held, ...rd.messages] : rd.messages);
       if (held.length === 0 && holdsBack(rd, messages)) {
         // Appends that only move the followers' commit index wait for this group's Ready of the
@@ -780,12 +787,15 @@ export class RaftHost {
       }
     }
     if (work.length === 0 && !this.unsyncedApply) {
-      this.sendAll(early); // appends held back by the last turn
+      this.sendAll(early); // what waited for the last turn's sync, appends it held back
       return;
     }
     this.unsyncedApply = false;
     this.stats.turns++;
+    // Sent before the writes are staged (encoding entries takes a while): what waited for the last
+    // sync, and a leader's appends, which need not wait for its own writes.
     this.sendAll(early);
+    for (const g of work) this.stage(g, g.inFlight!);
     // Group commit: every group's writes of this turn, and the state-machine writes staged by
     // earlier applies, go into one batch. It is synced when any Ready needs it (new entries, a
     // snapshot, a new term or vote); a batch of commit indexes and state-machine checkpoints
@@ -812,7 +822,7 @@ export class RaftHost {
     this.stats.readiesPerSync = work.length;
     this.stats.lastSyncMs = ms;
     this.stats.totalSyncMs += ms;
-    this.sendAll(work.map((g) => [g, g.lateMessages] as const));
+    for (const g of work) if (g.lateMessages.length > 0) this.afterSync.push([g, g.lateMessages]);
     for (const g of work) this.finishReady(g);
   }
 
@@ -823,7 +833,10 @@ export class RaftHost {
     if (rd.hardState) this.store.setHardState(g.id, rd.hardState);
   }
 
-  /** Step 2: one frame per peer with every group's messages. */
+  /**
+   * Step 2: one frame per peer with every group's messages, written now: a turn runs in the check
+   * phase, and a flush left to the transport would wait for the next iteration of the event loop.
+   */
   private sendAll(work: ReadonlyArray<readonly [HostedGroup, readonly Message[]]>): void {
     const perPeer = new Map<number, GroupMessage[]>();
     const snapshotsSent: Array<[HostedGroup, number]> = [];
@@ -846,6 +859,7 @@ export class RaftHost {
       }
     }
     for (const [peer, list] of perPeer) this.transport.send(peer, list);
+    this.transport.flush();
     // Snapshots travel inline in the frame: once handed to the transport they count as sent; a
     // failed delivery is reported through onUnreachable and the leader probes again.
     for (const [g, peer] of snapshotsSent) g.node.reportSnapshot(peer, true);

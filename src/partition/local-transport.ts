@@ -13,6 +13,9 @@ export class LocalTransport implements PeerTransport {
     if (messages.length > 0) queueMicrotask(() => this.unreachable(peer, messages));
   }
 
+  /** Nothing waits: `send` reports at once. */
+  flush(): void {}
+
   onReceive(): void {}
 
   onUnreachable(handler: (peer: number, messages: readonly GroupMessage[]) => void): void {

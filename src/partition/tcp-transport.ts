@@ -88,8 +88,8 @@ const silent: TransportLogger = { warn: () => {} };
  *
  * `send()` only queues: everything queued for a peer during one event-loop turn is flushed as one
  * frame in a `setImmediate` callback (so sends spread over several promise continuations of the
- * same turn still share a frame). Handlers are only ever called from I/O or that flush, never from
- * inside `send()`, and never after `close()`.
+ * same turn still share a frame), or at once by `flush()`. Handlers are only ever called from I/O
+ * or a flush, never from inside `send()`, and never after `close()`.
  *
  * A received frame is handed to `onReceive` only if it decodes and every message in it is from
  * the authenticated peer and addressed to this broker; otherwise it is dropped whole and counted
@@ -262,7 +262,8 @@ export class TcpTransport implements PeerTransport {
     await Promise.all([serverClosed, ...socketsClosed]);
   }
 
-  private flush(): void {
+  flush(): void {
+    if (this.flushTimer !== undefined) clearImmediate(this.flushTimer);
     this.flushTimer = undefined;
     for (const [peer, messages] of this.pending) {
       const link = this.links.get(peer);

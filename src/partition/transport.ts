@@ -19,6 +19,8 @@ export interface PeerTransport {
   readonly self: number;
   /** Queue messages for `peer` (may be empty: a heartbeat); flushed at the end of the turn. */
   send(peer: number, messages: readonly GroupMessage[]): void;
+  /** Write what is queued now, one frame per peer, instead of at the end of the turn. */
+  flush(): void;
   /** Register the receiver of authenticated frames (`messages` empty for a heartbeat). */
   onReceive(handler: (from: number, messages: readonly GroupMessage[]) => void): void;
   /** Register the receiver of "could not deliver to peer" reports. */

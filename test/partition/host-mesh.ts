@@ -24,6 +24,12 @@ export class Mesh {
   readonly handlers = new Map<number, (from: number, messages: readonly GroupMessage[]) => void>();
   /** Every message sent (dropped or not), in order. */
   readonly sent: Message[] = [];
+  /** Every frame sent (a `send` call: what one peer frame carries), in order. */
+  readonly frames: Array<{
+    readonly from: number;
+    readonly to: number;
+    readonly messages: readonly GroupMessage[];
+  }> = [];
   /** Return true to lose a message from `from` to `to`. */
   drop: (from: number, to: number, message: Message) => boolean = () => false;
 
@@ -32,10 +38,12 @@ export class Mesh {
       self,
       send: (peer, messages) => {
         for (const m of messages) this.sent.push(m.message);
+        this.frames.push({ from: self, to: peer, messages });
         const kept = messages.filter((m) => !this.drop(self, peer, m.message));
         if (messages.length > 0 && kept.length === 0) return;
         setImmediate(() => this.handlers.get(peer)?.(self, kept));
       },
+      flush: () => {},
       onReceive: (handler) => {
         this.handlers.set(self, handler);
       },

@@ -92,6 +92,25 @@ describe('TcpTransport: delivery', () => {
     expect(a!.stats().framesSent).toBe(2);
   });
 
+  it('flush() writes what is queued as one frame at once; what is sent after it is the next frame', async () => {
+    const [a, b] = await transports.mesh(2);
+    const seenB = observe(b!);
+    // Connected first, so that flush() writes to the socket rather than queueing for the handshake.
+    a!.send(2, []);
+    await until('the link is up', () => seenB.received.length === 1);
+    a!.send(2, [heartbeat(1, 2, 1)]);
+    a!.send(2, [heartbeat(1, 2, 2, 5)]);
+    a!.flush();
+    expect(a!.stats()).toMatchObject({ framesSent: 2, messagesSent: 2 });
+    a!.send(2, [heartbeat(1, 2, 3)]);
+    await until('b receives both frames', () => seenB.received.length === 3);
+    expect(seenB.received.slice(1).map((r) => r.messages)).toEqual([
+      [heartbeat(1, 2, 1), heartbeat(1, 2, 2, 5)],
+      [heartbeat(1, 2, 3)],
+    ]);
+    expect(a!.stats().framesSent).toBe(3);
+  });
+
   it('three brokers: one frame per peer per turn, every broker hears from both others', async () => {
     const all = await transports.mesh(3);
     const seen = all.map(observe);
