@@ -70,6 +70,8 @@ export interface FetchOptions {
   readonly maxBytes?: number;
   /** Long poll: at the high watermark, wait up to this long for a record. Default 0. */
   readonly timeoutMs?: number;
+  /** With `timeoutMs`: wait until this many records follow `offset` (or the timeout). Default 1. */
+  readonly minRecords?: number;
   /** Abort the fetch (the call rejects with the signal's reason). */
   readonly signal?: AbortSignal;
 }
@@ -285,6 +287,8 @@ export class RaftlogClient {
       query.set('max_bytes', String(checkCount('maxBytes', options.maxBytes, 1)));
     const waitMs = checkCount('timeoutMs', options.timeoutMs ?? 0);
     if (waitMs > 0) query.set('timeout_ms', String(waitMs));
+    if (options.minRecords !== undefined)
+      query.set('min_records', String(checkCount('minRecords', options.minRecords, 1)));
     const answer = await this.#send(
       { topic, partition },
       {

@@ -200,6 +200,26 @@ describe('RaftlogClient against three brokers over HTTP', () => {
     expect(records.map((r) => text(r.value))).toEqual(['late']);
   });
 
+  it('long-polls for minRecords: the fetch waits until that many records follow its offset', async () => {
+    const c = client(http.allUrls());
+    await c.createTopic('polled-min', { partitions: 1, replicationFactor: 3 });
+    await http.topicEverywhere('polled-min');
+    const pending = c.fetch('polled-min', 0, { offset: 0, timeoutMs: 20_000, minRecords: 3 });
+    let settled = false;
+    const settle = () => {
+      settled = true;
+    };
+    pending.then(settle, settle);
+    await c.produce('polled-min', 0, [{ value: 'a' }]);
+    await c.produce('polled-min', 0, [{ value: 'b' }]);
+    // Still waiting after both writes were acknowledged and a round trip that surely reached the broker.
+    await c.describeTopic('polled-min');
+    expect(settled).toBe(false);
+    await c.produce('polled-min', 0, [{ value: 'c' }]);
+    const { records } = await pending;
+    expect(records.map((r) => text(r.value))).toEqual(['a', 'b', 'c']);
+  });
+
   it('tries the next URL when a broker cannot be reached', async () => {
     const unreachable = await notLeaderBroker(1, 'http://127.0.0.1:1');
     const deadUrl = unreachable.url;
