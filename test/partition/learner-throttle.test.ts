@@ -9,19 +9,29 @@ const app = (to: number, index: number): GroupMessage => ({
   message: message({ type: MessageType.App, to, index }),
 });
 
+/** A throttle of `rate` bytes/s on the fake clock, and what it sent: [peer, index] pairs, and the indexes alone. */
+function recordingThrottle(rate: number) {
+  const sent: Array<[number, number]> = [];
+  const indexes: number[] = [];
+  const throttle = new LearnerThrottle(
+    rate,
+    (peer, ms) => {
+      for (const m of ms) {
+        sent.push([peer, m.message.index]);
+        indexes.push(m.message.index);
+      }
+    },
+    () => Date.now(),
+  );
+  return { throttle, sent, indexes };
+}
+
 describe('LearnerThrottle: catch-up appends within a byte rate', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
   it('sends while the bucket allows, holds the rest in order, and releases them as it refills', () => {
-    const sent: Array<[number, number]> = [];
-    const throttle = new LearnerThrottle(
-      1000,
-      (peer, ms) => {
-        for (const m of ms) sent.push([peer, m.message.index]);
-      },
-      () => Date.now(),
-    );
+    const { throttle, sent } = recordingThrottle(1000);
     // The bucket holds a tenth of a second: 100 bytes. The first append may take it into debt.
     throttle.offer(4, app(4, 1), 150);
     throttle.offer(5, app(5, 2), 100);
@@ -44,14 +54,7 @@ describe('LearnerThrottle: catch-up appends within a byte rate', () => {
   });
 
   it('an empty append waits behind the held ones, and passes at once when nothing is held', () => {
-    const sent: number[] = [];
-    const throttle = new LearnerThrottle(
-      1000,
-      (_peer, ms) => {
-        for (const m of ms) sent.push(m.message.index);
-      },
-      () => Date.now(),
-    );
+    const { throttle, indexes: sent } = recordingThrottle(1000);
     throttle.offer(4, app(4, 1), 150);
     throttle.offer(4, app(4, 2), 100);
     // Overtaking append 2 it would find a gap in the learner's log.
@@ -67,14 +70,7 @@ describe('LearnerThrottle: catch-up appends within a byte rate', () => {
   });
 
   it('drops an append the same as one it holds (a probe resent at each heartbeat answer)', () => {
-    const sent: number[] = [];
-    const throttle = new LearnerThrottle(
-      1000,
-      (_peer, ms) => {
-        for (const m of ms) sent.push(m.message.index);
-      },
-      () => Date.now(),
-    );
+    const { throttle, indexes: sent } = recordingThrottle(1000);
     throttle.offer(4, app(4, 1), 150);
     throttle.offer(4, app(4, 2), 100);
     throttle.offer(4, app(4, 2), 100);
