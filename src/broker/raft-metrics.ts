@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { TallyHistogram } from '../metrics/tally-histogram.js';
 import {
   type LeadershipEvent,
   leadershipChannel,
@@ -15,14 +16,15 @@ import type { Broker } from './broker.js';
  */
 export function registerRaftMetrics(registry: Registry, broker: Broker): () => void {
   const registers = [registry];
-  const batchSeconds = new Histogram({
+  // Observed on every host turn: tallies, not prom-client's Histogram (see tally-histogram.ts).
+  const batchSeconds = new TallyHistogram({
     name: 'raftlog_batch_duration_seconds',
     help: 'Time to write one group-commit batch (every Raft group of a turn), by whether it was fsynced',
-    labelNames: ['sync'],
+    labelName: 'sync',
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers,
   });
-  const batchGroups = new Histogram({
+  const batchGroups = new TallyHistogram({
     name: 'raftlog_batch_groups',
     help: 'Raft groups whose writes shared one group-commit batch',
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
@@ -87,8 +89,8 @@ export function registerRaftMetrics(registry: Registry, broker: Broker): () => v
   const onTurn = (message: unknown) => {
     const e = message as TurnEvent;
     if (e.broker !== broker.id) return;
-    batchSeconds.observe({ sync: String(e.sync) }, e.durationMs / 1000);
-    batchGroups.observe(e.readies);
+    batchSeconds.series(String(e.sync)).observe(e.durationMs / 1000);
+    batchGroups.series().observe(e.readies);
   };
   const onLeadership = (message: unknown) => {
     const e = message as LeadershipEvent;

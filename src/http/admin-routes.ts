@@ -1,8 +1,7 @@
-import type { FastifyRequest } from 'fastify';
 import type { BrokerInfo, ClusterAdminApi, MoveStatus } from '../broker/admin-api.js';
 import { RaftlogError } from '../errors.js';
 import type { ParsedBody } from './media.js';
-import type { RouteContext, RouteDef } from './routes.js';
+import type { RouteContext, RouteDef, RouteRequest } from './routes.js';
 import {
   checkCount,
   checkObject,
@@ -25,11 +24,11 @@ type Params = Record<string, string>;
 /** Most replicas one partition may be given. */
 const MAX_REPLICAS = 16;
 
-function brokerParam(req: FastifyRequest): number {
+function brokerParam(req: RouteRequest): number {
   return parseCount('broker id', (req.params as Params).id ?? '', { min: 1, max: MAX_INT32 });
 }
 
-function optionalBody(req: FastifyRequest): unknown {
+function optionalBody(req: RouteRequest): unknown {
   return (req.body as ParsedBody | undefined)?.value;
 }
 
@@ -87,7 +86,7 @@ export function buildAdminRoutes(ctx: RouteContext): RouteDef[] {
     return admin;
   };
 
-  async function partitionOf(req: FastifyRequest): Promise<{ topic: string; partition: number }> {
+  async function partitionOf(req: RouteRequest): Promise<{ topic: string; partition: number }> {
     const topic = checkTopicName((req.params as Params).topic);
     const partition = parseCount('partition', (req.params as Params).partition ?? '');
     const count = await ctx.broker.partitionCount(topic);

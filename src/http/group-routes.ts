@@ -1,4 +1,3 @@
-import type { FastifyRequest } from 'fastify';
 import type {
   CommitOffsetsRequest,
   GroupApi,
@@ -13,7 +12,7 @@ import { MAX_SESSION_TIMEOUT_MS, MIN_SESSION_TIMEOUT_MS } from '../broker/groups
 import { RaftlogError } from '../errors.js';
 import { FORWARDED_HEADER } from './forwarder.js';
 import { JSON_TYPE, type ParsedBody } from './media.js';
-import type { RouteContext, RouteDef } from './routes.js';
+import type { RouteContext, RouteDef, RouteRequest } from './routes.js';
 import { checkCount, checkObject, checkQuery, checkTopicName, invalid, parseCount } from './validate.js';
 
 /**
@@ -30,7 +29,7 @@ const MEMBER_ID = /^[a-zA-Z0-9._-]{1,128}$/;
 
 type Params = Record<string, string>;
 
-function groupParam(req: FastifyRequest): string {
+function groupParam(req: RouteRequest): string {
   const group = (req.params as Params).group ?? '';
   if (!GROUP_NAME.test(group) || group === '.' || group === '..') {
     throw invalid('group names are 1 to 249 characters of [a-zA-Z0-9._-], and not "." or ".."');
@@ -38,18 +37,18 @@ function groupParam(req: FastifyRequest): string {
   return group;
 }
 
-function memberParam(req: FastifyRequest): string {
+function memberParam(req: RouteRequest): string {
   const member = (req.params as Params).member ?? '';
   if (!MEMBER_ID.test(member)) throw invalid('member ids are 1 to 128 characters of [a-zA-Z0-9._-]');
   return member;
 }
 
 /** The body's value, or undefined when the request had none. */
-function optionalBody(req: FastifyRequest): unknown {
+function optionalBody(req: RouteRequest): unknown {
   return (req.body as ParsedBody | undefined)?.value;
 }
 
-function requiredBody(req: FastifyRequest): unknown {
+function requiredBody(req: RouteRequest): unknown {
   const body = optionalBody(req);
   if (body === undefined) throw invalid('a JSON or msgpack body is required');
   return body;

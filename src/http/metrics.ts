@@ -1,5 +1,6 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { BrokerApi, PartitionStatus } from '../broker/api.js';
+import { type HistogramSeries, TallyHistogram } from '../metrics/tally-histogram.js';
 
 /**
  * The HTTP server's Prometheus metrics, in a registry of its own (never prom-client's global one),
@@ -51,6 +52,7 @@ const PARTITION_GAUGES: ReadonlyArray<readonly [string, string, (s: PartitionSta
 /** What one operation's requests added up to since the server started. */
 interface OperationTally {
   readonly byStatus: Map<number, number>;
+  readonly duration: HistogramSeries;
   received: number;
   sent: number;
 }
@@ -58,13 +60,14 @@ interface OperationTally {
 /**
  * Counters and histograms the HTTP layer updates, plus per-partition gauges read at scrape time.
  * The per-request counters are plain additions here, handed to prom-client when scraped: its
- * increments build a label key string each time, several per request on the produce path.
+ * increments build a label key string each time, several per request on the produce path. The
+ * duration histogram is a {@link TallyHistogram} for the same reason.
  */
 export class HttpMetrics {
   readonly registry: Registry;
   readonly #tallies = new Map<Operation, OperationTally>();
   readonly #records = { produced: 0, fetched: 0 };
-  readonly #duration: Histogram<'operation'>;
+  readonly #duration: TallyHistogram;
   readonly #forwarded: Counter<'operation' | 'outcome'>;
 
   constructor(broker: BrokerApi, registry: Registry = new Registry()) {
@@ -83,10 +86,10 @@ export class HttpMetrics {
           for (const [status, n] of t.byStatus) this.inc({ operation, status }, n);
       },
     });
-    this.#duration = new Histogram({
+    this.#duration = new TallyHistogram({
       name: 'raftlog_http_request_duration_seconds',
       help: 'Time from receiving a request to answering it, by operation',
-      labelNames: ['operation'],
+      labelName: 'operation',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
@@ -163,13 +166,13 @@ export class HttpMetrics {
   ): void {
     let t = this.#tallies.get(operation);
     if (t === undefined) {
-      t = { byStatus: new Map(), received: 0, sent: 0 };
+      t = { byStatus: new Map(), duration: this.#duration.series(operation), received: 0, sent: 0 };
       this.#tallies.set(operation, t);
     }
     t.byStatus.set(status, (t.byStatus.get(status) ?? 0) + 1);
     t.received += received;
     t.sent += sent;
-    this.#duration.observe({ operation }, seconds);
+    t.duration.observe(seconds);
   }
 
   /** Records this broker wrote or read for a client. */

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { BrokerApi, ProduceRecord } from '../broker/api.js';
 import { RaftlogError } from '../errors.js';
 import { DefaultPartitioner } from '../statemachine/partitioner.js';
@@ -58,6 +58,23 @@ export type Answer =
       readonly sent?: () => void;
     };
 
+/**
+ * What a route handler reads of a request. Fastify's requests are such; so are the produce
+ * requests served without fastify (see `produce-fast-path.ts`).
+ */
+export interface RouteRequest {
+  readonly method: string;
+  /** Path and query, as received. */
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  /** Path parameters by name, decoded. */
+  readonly params: unknown;
+  /** The query string, parsed. */
+  readonly query: unknown;
+  /** The parsed body ({@link ParsedBody}), if the request had one. */
+  readonly body: unknown;
+}
+
 /** One route of the API. */
 export interface RouteDef {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -68,9 +85,9 @@ export interface RouteDef {
    * `clientGone()` gives a signal aborted when the client disconnects before the answer is sent
    * (made on first call: most requests never need one).
    */
-  handle(req: FastifyRequest, format: WireFormat, clientGone: () => AbortSignal): Promise<Answer>;
+  handle(req: RouteRequest, format: WireFormat, clientGone: () => AbortSignal): Promise<Answer>;
   /** Time the leader may take on top of the forwarding timeout when this request is forwarded. */
-  forwardWaitMs?(req: FastifyRequest): number;
+  forwardWaitMs?(req: RouteRequest): number;
 }
 
 /** What the route handlers need. */
@@ -87,11 +104,11 @@ export interface RouteContext {
 type Params = Record<string, string>;
 
 /** True when the request was forwarded to this broker by another one. */
-export function wasForwarded(req: FastifyRequest): boolean {
+export function wasForwarded(req: RouteRequest): boolean {
   return req.headers[FORWARDED_HEADER] !== undefined;
 }
 
-function bodyOf(req: FastifyRequest): unknown {
+function bodyOf(req: RouteRequest): unknown {
   const body = req.body as ParsedBody | undefined;
   if (body === undefined) throw invalid('a JSON or msgpack body is required');
   return body.value;
@@ -126,12 +143,12 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
   /** Round-robin state for keyless records, per topic. */
   const partitioners = new Map<string, DefaultPartitioner>();
 
-  function topicParam(req: FastifyRequest): string {
+  function topicParam(req: RouteRequest): string {
     return checkTopicName((req.params as Params).topic);
   }
 
   /** Topic and partition from the path; PARTITION_NOT_FOUND beyond the topic's partitions. */
-  async function partitionParams(req: FastifyRequest): Promise<{ topic: string; partition: number }> {
+  async function partitionParams(req: RouteRequest): Promise<{ topic: string; partition: number }> {
     const topic = topicParam(req);
     const partition = parseCount('partition', (req.params as Params).partition ?? '');
     const count = await broker.partitionCount(topic);
@@ -146,7 +163,7 @@ export function buildRoutes(ctx: RouteContext): RouteDef[] {
 
   /** Write one partition's batch here, or on its leader; never throws. */
   async function produceBatch(
-    req: FastifyRequest,
+    req: RouteRequest,
     topic: string,
     batch: PartitionBatch,
   ): Promise<BatchOutcome> {

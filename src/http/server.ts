@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, STATUS_CODES } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import { type AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
@@ -20,7 +20,8 @@ import {
   type WireFormat,
 } from './media.js';
 import { HttpMetrics, type Operation } from './metrics.js';
-import { type Answer, buildRoutes, type RouteDef, wasForwarded } from './routes.js';
+import { type FastProduce, fastProduce, readBody } from './produce-fast-path.js';
+import { type Answer, buildRoutes, type RouteDef, type RouteRequest, wasForwarded } from './routes.js';
 
 /** Options of {@link createHttpServer}. */
 export interface HttpServerOptions {
@@ -101,7 +102,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
           headersTimeout: Math.min(requestTimeoutMs, 60_000),
           connectionsCheckingInterval: Math.min(1000, requestTimeoutMs),
         },
-        handler,
+        (req, res) => {
+          const fast = fastProduce(req, maxBodyBytes);
+          if (fast === undefined) handler(req, res);
+          else serveProduce(fast, req, res);
+        },
       )
         .on('connect', refuseRawRequest)
         .on('upgrade', refuseRawRequest),
@@ -129,15 +134,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     answer: Answer,
     format: WireFormat = responseFormat(req.headers.accept, req.headers['content-type']),
   ): FastifyReply {
-    reply.code(answer.status);
-    if ('raw' in answer) {
-      if (answer.sent) reply.raw.once('finish', answer.sent);
-      return reply.type(answer.contentType ?? 'application/octet-stream').send(answer.raw);
-    }
-    if (answer.body === undefined) return reply.send();
-    // JSON goes out as a string: Node writes it with the headers in one piece, no buffer made.
-    const body = format === 'json' ? JSON.stringify(answer.body) : serialize(format, answer.body);
-    return reply.type(CONTENT_TYPES[format]).send(body);
+    const out = wireAnswer(answer, format);
+    reply.code(out.status);
+    if (out.sent) reply.raw.once('finish', out.sent);
+    if (out.body === undefined) return reply.send();
+    return reply.type(out.contentType).send(out.body);
   }
 
   function sendError(req: FastifyRequest, reply: FastifyReply, err: ErrorReply): FastifyReply {
@@ -146,16 +147,34 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   /** Answer a thrown error; the unexpected ones are logged here (they never reach the client). */
   function answerError(req: FastifyRequest, reply: FastifyReply, thrown: unknown): FastifyReply {
+    return sendError(req, reply, errorAnswer(req, thrown));
+  }
+
+  function errorAnswer(req: RouteRequest, thrown: unknown): ErrorReply {
     const answer = replyForError(thrown, brokerUrl);
     if (answer.unexpected) {
       logger.error({ err: thrown, method: req.method, url: req.url }, 'unexpected error answering a request');
     }
-    return sendError(req, reply, answer);
+    return answer;
+  }
+
+  /** What the route answers, or, when this broker cannot serve it, what the leader answered. */
+  async function answerRoute(
+    def: RouteDef,
+    req: RouteRequest,
+    format: WireFormat,
+    clientGone: () => AbortSignal,
+  ): Promise<Answer> {
+    try {
+      return await def.handle(req, format, clientGone);
+    } catch (err) {
+      return await forwardOrThrow(def, req, err, clientGone);
+    }
   }
 
   async function forwardOrThrow(
     def: RouteDef,
-    req: FastifyRequest,
+    req: RouteRequest,
     err: unknown,
     clientGone: () => AbortSignal,
   ): Promise<Answer> {
@@ -190,26 +209,63 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       config: { operation: def.operation },
       handler: async (req, reply) => {
         const format = responseFormat(req.headers.accept, req.headers['content-type']);
-        // A long poll whose client went away stops waiting (and so does its forwarded copy).
-        let gone: AbortController | undefined;
-        const clientGone = (): AbortSignal => {
-          if (gone === undefined) {
-            const controller = new AbortController();
-            reply.raw.once('close', () => {
-              if (!reply.raw.writableFinished) controller.abort();
-            });
-            gone = controller;
-          }
-          return gone.signal;
-        };
-        let answer: Answer;
-        try {
-          answer = await def.handle(req, format, clientGone);
-        } catch (err) {
-          answer = await forwardOrThrow(def, req, err, clientGone);
-        }
-        return send(req, reply, answer, format);
+        return send(req, reply, await answerRoute(def, req, format, clientGoneOf(reply.raw)), format);
       },
+    });
+  }
+
+  const produceRoutes = {
+    topic: routes.find((def) => def.operation === 'produce')!,
+    partition: routes.find((def) => def.operation === 'produce_partition')!,
+  };
+
+  /** A produce request without fastify (see `produce-fast-path.ts`): same handlers, same answers. */
+  function serveProduce(fast: FastProduce, raw: IncomingMessage, res: ServerResponse): void {
+    const started = performance.now();
+    const def = fast.partitioned ? produceRoutes.partition : produceRoutes.topic;
+    readBody(raw, (bytes) => {
+      const format = responseFormat(raw.headers.accept, raw.headers['content-type']);
+      const req: { -readonly [K in keyof RouteRequest]: RouteRequest[K] } = {
+        method: 'POST',
+        url: raw.url!,
+        headers: raw.headers,
+        params: fast.params,
+        query: {},
+        body: undefined,
+      };
+      const answer = (a: Answer, closing = false): void => {
+        const sent = writeAnswer(res, wireAnswer(a, format), closing);
+        metrics.observeRequest(
+          def.operation,
+          a.status,
+          (performance.now() - started) / 1000,
+          // Counted as fastify's hook does: the bytes of a body that parsed.
+          rawBody(req)?.length ?? 0,
+          sent,
+        );
+        logger.debug(
+          {
+            method: 'POST',
+            url: req.url,
+            status: a.status,
+            ms: performance.now() - started,
+            operation: def.operation,
+          },
+          'request',
+        );
+      };
+      const fail = (err: unknown, closing = false): void => {
+        const e = errorAnswer(req, err);
+        answer({ status: e.status, body: e.body }, closing);
+      };
+      try {
+        req.body = parseBody(fast.format, bytes);
+      } catch (err) {
+        // As fastify does after a body it could not parse: close the connection.
+        fail(err, true);
+        return;
+      }
+      answerRoute(def, req, format, clientGoneOf(res)).then(answer, fail);
     });
   }
 
@@ -274,8 +330,75 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   };
 }
 
+/** An answer as it goes on the wire. */
+interface WireAnswer {
+  readonly status: number;
+  readonly contentType: string;
+  /** None for an answer without a body (204). */
+  readonly body: string | Buffer | undefined;
+  readonly sent?: () => void;
+}
+
+function wireAnswer(answer: Answer, format: WireFormat): WireAnswer {
+  if ('raw' in answer) {
+    const contentType = answer.contentType ?? 'application/octet-stream';
+    return {
+      status: answer.status,
+      contentType,
+      body: answer.raw,
+      ...(answer.sent ? { sent: answer.sent } : {}),
+    };
+  }
+  if (answer.body === undefined) return { status: answer.status, contentType: '', body: undefined };
+  // JSON goes out as a string: Node writes it with the headers in one piece, no buffer made.
+  const body = format === 'json' ? JSON.stringify(answer.body) : serialize(format, answer.body);
+  return { status: answer.status, contentType: CONTENT_TYPES[format], body };
+}
+
+/**
+ * Write `answer` to `res` as fastify's `reply.send` does (the same headers in the same order),
+ * for the requests served without fastify; with `closing`, a `connection: close` header first.
+ * Returns the body's length in bytes.
+ */
+function writeAnswer(res: ServerResponse, answer: WireAnswer, closing: boolean): number {
+  if (answer.sent) res.once('finish', answer.sent);
+  const headers: Record<string, string> = closing ? { connection: 'close' } : {};
+  if (answer.body === undefined) {
+    // No Content-Length on a 204 or 304 (RFC 9110), as fastify.
+    if (answer.status >= 200 && answer.status !== 204 && answer.status !== 304)
+      headers['content-length'] = '0';
+    res.writeHead(answer.status, headers);
+    res.end();
+    return 0;
+  }
+  const length = Buffer.byteLength(answer.body);
+  headers['content-type'] = answer.contentType;
+  headers['content-length'] = `${length}`;
+  res.writeHead(answer.status, headers);
+  res.end(answer.body);
+  return length;
+}
+
+/**
+ * `clientGone` of the route handlers: a signal aborted when the client goes away before its
+ * answer was sent, made on first call (a long poll stops waiting, and so does its forwarded copy).
+ */
+function clientGoneOf(res: ServerResponse): () => AbortSignal {
+  let gone: AbortController | undefined;
+  return () => {
+    if (gone === undefined) {
+      const controller = new AbortController();
+      res.once('close', () => {
+        if (!res.writableFinished) controller.abort();
+      });
+      gone = controller;
+    }
+    return gone.signal;
+  };
+}
+
 /** The bytes of a request's body as received, if it had one. */
-function rawBody(req: FastifyRequest): Buffer | undefined {
+function rawBody(req: RouteRequest): Buffer | undefined {
   return (req.body as ParsedBody | undefined)?.raw;
 }
 
