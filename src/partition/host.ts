@@ -103,6 +103,12 @@ export interface RaftHostOptions {
    * its updates never queue behind a partition's catch-up.
    */
   readonly throttlesLearners?: (group: number) => boolean;
+  /**
+   * Whether a group's leader holds back its empty appends for a later append to ride with (see
+   * `splitEmptyAppends`; default: every group). A group whose followers act on each commit as they
+   * apply it (the metadata group: every broker creates the replicas it is given) is exempt.
+   */
+  readonly holdsEmptyAppends?: (group: number) => boolean;
 }
 
 /**
@@ -252,6 +258,7 @@ export class RaftHost {
   private afterSync: Array<readonly [HostedGroup, readonly Message[]]> = [];
   private readonly throttle: LearnerThrottle;
   private readonly throttlesLearners: (group: number) => boolean;
+  private readonly holdsEmptyAppends: (group: number) => boolean;
   readonly stats: HostStats = {
     turns: 0,
     syncs: 0,
@@ -272,6 +279,7 @@ export class RaftHost {
     this.onSoftState = o.onSoftState;
     this.peers = o.peers ?? (() => []);
     this.throttlesLearners = o.throttlesLearners ?? (() => true);
+    this.holdsEmptyAppends = o.holdsEmptyAppends ?? (() => true);
     this.throttle = new LearnerThrottle(o.learnerBandwidth ?? DEFAULT_MOVE_BANDWIDTH, (peer, messages) => {
       this.stats.learnerBytes = this.throttle.bytesSent;
       if (!this.closed && !this.failure) this.transport.send(peer, messages);
@@ -764,9 +772,10 @@ export class RaftHost {
       this.submitProposals(g);
       this.submitReads(g);
       const held = g.heldAppends;
-      const mayHold = held.length === 0 || this.ticks - g.heldSinceTick < HOLD_TICKS;
+      const mayHold =
+        this.holdsEmptyAppends(g.id) && (held.length === 0 || this.ticks - g.heldSinceTick < HOLD_TICKS);
       if (!g.node.hasReady()) {
-        if (!mayHold) {
+        if (held.length > 0 && !mayHold) {
           early.push([g, held]);
           g.heldAppends = [];
         }

@@ -180,6 +180,23 @@ describe('RaftHost commit indexes', () => {
     expect(commitOnly.length).toBeLessThan(appends.length / 4);
   });
 
+  it('a group exempt from holding sends a new commit index at once, not at a later tick', async () => {
+    // No tick comes during the test: only an append sent at once can tell the followers.
+    const exempt = new MeshCluster(GROUP, {
+      timing: { tickMs: 600_000, electionTick: 10, heartbeatTick: 2 },
+      holdsEmptyAppends: () => false,
+    });
+    try {
+      const leader = await exempt.startThree();
+      await leader.propose(GROUP, encode('x'));
+      await waitFor('every replica applied it', () =>
+        [...exempt.machines.values()].every((m) => m.values.includes('x')),
+      );
+    } finally {
+      await exempt.close();
+    }
+  });
+
   it('a commit index with no entries after it still reaches the followers', async () => {
     const leader = await cluster();
     await leader.propose(GROUP, encode('last'));
