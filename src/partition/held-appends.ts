@@ -16,7 +16,9 @@ export const HOLD_TICKS = 2;
  *
  * Holding them is safe as any delay is in Raft; it only makes a member that gets no more entries
  * learn the commit index later (heartbeats, never held, carry it too as far as the member's log is
- * known to reach).
+ * known to reach). Raft counts a held append as sent, so its heartbeat clock for that member starts
+ * over: the member may hear nothing for up to HOLD_TICKS + heartbeatTick ticks (200 ms by default),
+ * well within an election timeout (500 ms at least).
  *
  * Splits `messages` into those to send now and the empty appends to hold, each in its order.
  */
