@@ -161,6 +161,7 @@ export class Broker implements BrokerApi {
       ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
       ...(o.moveBandwidth ? { learnerBandwidth: o.moveBandwidth } : {}),
       throttlesLearners: (group) => group !== METADATA_GROUP,
+      holdsEmptyAppends: (group) => group !== METADATA_GROUP,
       logger: this.log,
       peers: () => this.brokerIds().filter((id) => id !== this.id),
       onSoftState: (group, state, term) => {

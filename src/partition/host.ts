@@ -18,6 +18,7 @@ import {
 } from '../raft/types.js';
 import type { LogStore } from '../storage/log-store.js';
 import { type LeadershipEvent, leadershipChannel, type TurnEvent, turnChannel } from './diagnostics.js';
+import { HOLD_TICKS, splitEmptyAppends } from './held-appends.js';
 import { DEFAULT_MOVE_BANDWIDTH, LearnerThrottle } from './learner-throttle.js';
 import { withoutRedundantAppends } from './redundant-appends.js';
 import type { GroupMessage, PeerTransport } from './transport.js';
@@ -102,6 +103,12 @@ export interface RaftHostOptions {
    * its updates never queue behind a partition's catch-up.
    */
   readonly throttlesLearners?: (group: number) => boolean;
+  /**
+   * Whether a group's leader holds back its empty appends for a later append to ride with (see
+   * `splitEmptyAppends`; default: every group). A group whose followers act on each commit as they
+   * apply it (the metadata group: every broker creates the replicas it is given) is exempt.
+   */
+  readonly holdsEmptyAppends?: (group: number) => boolean;
 }
 
 /**
@@ -167,8 +174,10 @@ class HostedGroup {
   inFlight: Ready | undefined;
   /** Messages of `inFlight` that may only go out after its writes are durable. */
   lateMessages: readonly Message[] = [];
-  /** A leader's appends that only carry a commit index, held back to the next turn (see `turn`). */
+  /** A leader's empty appends, held back for a later append to ride with (see `splitEmptyAppends`). */
   heldAppends: readonly Message[] = [];
+  /** The host tick during which the oldest of `heldAppends` was held. */
+  heldSinceTick = 0;
   /** Quiet: not ticked until a proposal, a read or a message wakes it (see `RawNode.quiesce`). */
   quiesced = false;
 
@@ -249,6 +258,7 @@ export class RaftHost {
   private afterSync: Array<readonly [HostedGroup, readonly Message[]]> = [];
   private readonly throttle: LearnerThrottle;
   private readonly throttlesLearners: (group: number) => boolean;
+  private readonly holdsEmptyAppends: (group: number) => boolean;
   readonly stats: HostStats = {
     turns: 0,
     syncs: 0,
@@ -269,6 +279,7 @@ export class RaftHost {
     this.onSoftState = o.onSoftState;
     this.peers = o.peers ?? (() => []);
     this.throttlesLearners = o.throttlesLearners ?? (() => true);
+    this.holdsEmptyAppends = o.holdsEmptyAppends ?? (() => true);
     this.throttle = new LearnerThrottle(o.learnerBandwidth ?? DEFAULT_MOVE_BANDWIDTH, (peer, messages) => {
       this.stats.learnerBytes = this.throttle.bytesSent;
       if (!this.closed && !this.failure) this.transport.send(peer, messages);
@@ -652,6 +663,7 @@ export class RaftHost {
       if (
         heartbeatDue &&
         !g.inFlight &&
+        g.heldAppends.length === 0 &&
         g.proposals.size === 0 &&
         g.queued.length === 0 &&
         g.reads.size === 0 &&
@@ -760,22 +772,26 @@ export class RaftHost {
       this.submitProposals(g);
       this.submitReads(g);
       const held = g.heldAppends;
-      g.heldAppends = [];
+      const mayHold =
+        this.holdsEmptyAppends(g.id) && (held.length === 0 || this.ticks - g.heldSinceTick < HOLD_TICKS);
       if (!g.node.hasReady()) {
-        if (held.length > 0) early.push([g, held]);
+        if (held.length > 0 && !mayHold) {
+          early.push([g, held]);
+          g.heldAppends = [];
+        }
         continue;
       }
+      g.heldAppends = [];
       g.inFlight = g.node.ready();
       work.push(g);
       const rd = g.inFlight;
       let messages = withoutRedundantAppends(held.length > 0 ? [...held, ...rd.messages] : rd.messages);
-      if (held.length === 0 && holdsBack(rd, messages)) {
-        // Appends that only move the followers' commit index wait for this group's Ready of the
-        // next turn, which follows at once: under load it has new entries whose appends carry
-        // the same commit index, and followers run one turn (and answer once) instead of two.
-        // Held once at most, and sent with the next turn in any case.
-        g.heldAppends = messages;
-        messages = [];
+      if (mayHold) {
+        // Empty appends wait for a later append to the same follower to ride with.
+        const [now, later] = splitEmptyAppends(messages);
+        if (later.length > 0 && held.length === 0) g.heldSinceTick = this.ticks;
+        g.heldAppends = later;
+        messages = now;
       }
       // Raft thesis §10.2.1: a leader's appends and heartbeats need not wait for its own fsync
       // (it counts itself toward the quorum only after that), so followers write in parallel.
@@ -1033,18 +1049,6 @@ export class RaftHost {
     }
     this.groups.clear();
   }
-}
-
-/**
- * Whether a leader's Ready without new entries sends nothing but appends carrying a commit index:
- * those may wait a turn. Raft tolerates any delay of a message.
- */
-function holdsBack(rd: Ready, messages: readonly Message[]): boolean {
-  return (
-    rd.entries.length === 0 &&
-    messages.length > 0 &&
-    messages.every((m) => m.type === MessageType.App && m.entries.length === 0)
-  );
 }
 
 /** A read context as a map key. */

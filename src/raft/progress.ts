@@ -20,6 +20,8 @@ export class Progress {
   state: ProgressState = ProgressState.Probe;
   /** Index of the snapshot being sent while in Snapshot state. */
   pendingSnapshot = 0;
+  /** Leader ticks since it last sent this member an append, a heartbeat or a snapshot. */
+  idleTicks = 0;
   /** Heard from within the current election timeout (for CheckQuorum). */
   recentActive = true;
   /** Probe state: one append is outstanding; wait for its answer or a heartbeat answer. */

@@ -209,9 +209,26 @@ export class Raft {
       if (this.role === Role.Leader && this.leadTransferee !== NONE) this.leadTransferee = NONE;
     }
     if (this.role !== Role.Leader) return;
-    if (this.heartbeatElapsed >= this.cfg.heartbeatTick) {
-      this.heartbeatElapsed = 0;
-      this.bcastHeartbeat();
+    const beat = this.heartbeatElapsed >= this.cfg.heartbeatTick;
+    if (beat) this.heartbeatElapsed = 0;
+    this.heartbeatIdleMembers(beat);
+  }
+
+  /**
+   * Heartbeat every member this leader has sent nothing for `heartbeatTick` ticks, and on `beat`
+   * (every `heartbeatTick` ticks) every member while a ReadIndex request waits for their answers
+   * (the first heartbeat or its answer may have been lost). etcd-io/raft heartbeats every member on
+   * the one clock; but a member that is sent appends hears from its leader at least as often
+   * without them, and answers those: under load, heartbeats, their answers and the empty appends
+   * those answers bring while entries are in flight are messages for nothing.
+   */
+  private heartbeatIdleMembers(beat: boolean): void {
+    const context = this.readOnly.lastPendingContext();
+    const everyone = beat && context !== undefined;
+    for (const id of this.trk.memberIds()) {
+      if (id === this.id) continue;
+      const pr = this.trk.progress.get(id)!;
+      if (++pr.idleTicks >= this.cfg.heartbeatTick || everyone) this.sendHeartbeat(id, pr, context);
     }
   }
 
@@ -613,12 +630,14 @@ export class Raft {
 
   private bcastHeartbeatWithContext(context: Uint8Array | undefined): void {
     for (const id of this.trk.memberIds()) {
-      if (id === this.id) continue;
-      const pr = this.trk.progress.get(id)!;
-      // Never tell a follower to commit past what it is known to hold.
-      const commit = Math.min(pr.match, this.log.committed);
-      this.send(message({ type: MessageType.Heartbeat, to: id, commit, ...(context ? { context } : {}) }));
+      if (id !== this.id) this.sendHeartbeat(id, this.trk.progress.get(id)!, context);
     }
+  }
+
+  private sendHeartbeat(to: number, pr: Progress, context: Uint8Array | undefined): void {
+    // Never tell a follower to commit past what it is known to hold.
+    const commit = Math.min(pr.match, this.log.committed);
+    this.send(message({ type: MessageType.Heartbeat, to, commit, ...(context ? { context } : {}) }));
   }
 
   private sendTimeoutNow(to: number): void {
@@ -902,6 +921,11 @@ export class Raft {
   }
 
   private send(m: Message): void {
+    if (m.type === MessageType.App || m.type === MessageType.Heartbeat || m.type === MessageType.Snap) {
+      // What resets a follower's election clock also resets the leader's heartbeat clock for it.
+      const pr = this.trk.progress.get(m.to);
+      if (pr) pr.idleTicks = 0;
+    }
     // Proposals and read requests forwarded to the leader keep term 0: they are treated as local there.
     const term = m.type === MessageType.Prop || m.type === MessageType.ReadIndex ? 0 : m.term || this.term;
     this.msgs.push({ ...m, from: this.id, term });

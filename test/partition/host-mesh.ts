@@ -77,6 +77,7 @@ export interface MeshClusterOptions {
   readonly learnerBandwidth?: number;
   /** The store of host `id` (a fresh MemoryLogStore by default). */
   readonly store?: (id: number) => LogStore;
+  readonly holdsEmptyAppends?: (group: number) => boolean;
 }
 
 /** RaftHosts on one Mesh that all host the same group, each applying it to a ListMachine. */
@@ -92,13 +93,14 @@ export class MeshCluster {
 
   /** Starts host `id`: with `voters` it bootstraps the group (host 1 campaigns), without it waits to be added. */
   start(id: number, voters?: number[]): RaftHost {
-    const { timing = TIMING, learnerBandwidth, store } = this.options;
+    const { timing = TIMING, learnerBandwidth, store, holdsEmptyAppends } = this.options;
     const host = new RaftHost({
       nodeId: id,
       store: store?.(id) ?? new MemoryLogStore(),
       transport: this.mesh.transport(id),
       timing,
       ...(learnerBandwidth ? { learnerBandwidth } : {}),
+      ...(holdsEmptyAppends ? { holdsEmptyAppends } : {}),
     });
     this.hosts.push(host);
     const machine = new ListMachine();

@@ -164,6 +164,39 @@ describe('RaftHost commit indexes', () => {
     expect(commitOnly.length).toBeLessThan(appends.length / 4);
   });
 
+  it('a new commit index waits for the next entries when they come several turns later', async () => {
+    const leader = await cluster();
+    await leader.propose(GROUP, encode('first'));
+    const before = c.mesh.sent.length;
+    // One writer that lets a few event-loop turns pass (a client's round trip) before proposing
+    // again: the leader's host has run turns of its own by then.
+    for (let i = 0; i < 40; i++) {
+      await leader.propose(GROUP, encode(`${i}`));
+      for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const appends = c.mesh.sent.slice(before).filter((m) => m.type === MessageType.App);
+    const commitOnly = appends.filter((m) => m.entries.length === 0);
+    // Held for one turn only, commit indexes made every other append (80 of 160 here).
+    expect(commitOnly.length).toBeLessThan(appends.length / 4);
+  });
+
+  it('a group exempt from holding sends a new commit index at once, not at a later tick', async () => {
+    // No tick comes during the test: only an append sent at once can tell the followers.
+    const exempt = new MeshCluster(GROUP, {
+      timing: { tickMs: 600_000, electionTick: 10, heartbeatTick: 2 },
+      holdsEmptyAppends: () => false,
+    });
+    try {
+      const leader = await exempt.startThree();
+      await leader.propose(GROUP, encode('x'));
+      await waitFor('every replica applied it', () =>
+        [...exempt.machines.values()].every((m) => m.values.includes('x')),
+      );
+    } finally {
+      await exempt.close();
+    }
+  });
+
   it('a commit index with no entries after it still reaches the followers', async () => {
     const leader = await cluster();
     await leader.propose(GROUP, encode('last'));
