@@ -18,6 +18,7 @@ import {
 } from '../raft/types.js';
 import type { LogStore } from '../storage/log-store.js';
 import { type LeadershipEvent, leadershipChannel, type TurnEvent, turnChannel } from './diagnostics.js';
+import { EarlyVotes } from './early-votes.js';
 import { DEFAULT_MOVE_BANDWIDTH, LearnerThrottle } from './learner-throttle.js';
 import { withoutRedundantAppends } from './redundant-appends.js';
 import type { GroupMessage, PeerTransport } from './transport.js';
@@ -235,6 +236,7 @@ export class RaftHost {
   private closed = false;
   private readCounter = 0;
   private readonly heard = new Map<number, number>();
+  private readonly earlyVotes: EarlyVotes;
   /** Groups that may have a Ready: ticked, stepped, proposed to, or just advanced. */
   private readonly dirty = new Set<HostedGroup>();
   private readonly peers: () => Iterable<number>;
@@ -269,6 +271,7 @@ export class RaftHost {
     this.onSoftState = o.onSoftState;
     this.peers = o.peers ?? (() => []);
     this.throttlesLearners = o.throttlesLearners ?? (() => true);
+    this.earlyVotes = new EarlyVotes(this.timing.electionTick * this.timing.tickMs);
     this.throttle = new LearnerThrottle(o.learnerBandwidth ?? DEFAULT_MOVE_BANDWIDTH, (peer, messages) => {
       this.stats.learnerBytes = this.throttle.bytesSent;
       if (!this.closed && !this.failure) this.transport.send(peer, messages);
@@ -336,6 +339,7 @@ export class RaftHost {
       voters.voters.length === 1 && voters.voters[0] === this.nodeId && voters.votersOutgoing.length === 0;
     if ((isNew && opts.campaignIfNew) || alone) node.campaign();
     this.touch(g);
+    for (const m of this.earlyVotes.take(id, Date.now())) this.step(g, m);
   }
 
   /**
@@ -628,6 +632,7 @@ export class RaftHost {
     if (this.failure || this.closed) return;
     const now = Date.now();
     const heartbeatDue = ++this.ticks % this.timing.heartbeatTick === 0;
+    this.earlyVotes.expire(now);
     if (heartbeatDue) for (const peer of this.peers()) this.transport.send(peer, []);
     const silentPeers = this.silentPeers(now);
     for (const g of this.groups.values()) {
@@ -677,26 +682,33 @@ export class RaftHost {
 
   private receive(from: number, messages: readonly GroupMessage[]): void {
     if (this.failure || this.closed) return;
-    this.heard.set(from, Date.now());
+    const now = Date.now();
+    this.heard.set(from, now);
     for (const { group, message } of messages) {
+      if (message.from !== from) continue;
       const g = this.groups.get(group);
-      // A group this broker does not host (yet, or any more): Raft will retry.
-      if (!g || message.from !== from) continue;
-      try {
-        g.node.step(message);
-      } catch (err) {
-        this.log.warn({ err, group, from, type: message.type }, 'raft message refused');
-      }
-      const quiet = isQuiesceMessage(message);
-      if (quiet && message.type === MessageType.Heartbeat) {
-        // The leader went quiet; follow it if this replica has its whole log.
-        this.dirty.add(g);
-        g.quiesced = g.node.quiescentFollowerOf(from);
-      } else if (!quiet) {
-        this.touch(g);
-      }
+      // A group this broker does not host (yet, or any more): Raft will retry; a vote request
+      // waits a while for the group (see EarlyVotes).
+      if (g) this.step(g, message);
+      else this.earlyVotes.keep(group, message, now);
     }
     this.scheduleTurn();
+  }
+
+  private step(g: HostedGroup, message: Message): void {
+    try {
+      g.node.step(message);
+    } catch (err) {
+      this.log.warn({ err, group: g.id, from: message.from, type: message.type }, 'raft message refused');
+    }
+    const quiet = isQuiesceMessage(message);
+    if (quiet && message.type === MessageType.Heartbeat) {
+      // The leader went quiet; follow it if this replica has its whole log.
+      this.dirty.add(g);
+      g.quiesced = g.node.quiescentFollowerOf(message.from);
+    } else if (!quiet) {
+      this.touch(g);
+    }
   }
 
   /** The store loaded entries a group's Raft asked for: what waited for them goes on now. */
