@@ -824,11 +824,12 @@ export class RaftHost {
     const committing = sync ? this.store.commit({ sync }) : undefined;
     // Committed entries are on a majority of disks already (a leader counts its own copy only
     // once it is synced): they are applied, and their proposers answered, while this turn's batch
-    // is written rather than after it, as etcd does. After the store's own callback of this
-    // event-loop turn, which starts the batch: answering overlaps the disk write. Without a
-    // batch, at once.
-    const applying = sync ? nextImmediate().then(() => this.applyEarly(work)) : this.applyEarly(work);
-    await Promise.all([committing, applying]);
+    // is written rather than after it, as etcd does (the store started the write in `commit`).
+    try {
+      this.applyEarly(work);
+    } finally {
+      await committing;
+    }
     const ms = performance.now() - t0;
     if (sync) this.stats.syncs++;
     if (turnChannel.hasSubscribers) {
@@ -1084,11 +1085,6 @@ function isQuiesceMessage(m: Message): boolean {
     m.context.length === QUIESCE_CONTEXT.length &&
     m.context[0] === QUIESCE_CONTEXT[0]
   );
-}
-
-/** Resolves in the check phase of this event-loop turn, after the callbacks already queued there. */
-function nextImmediate(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function expire<K>(waiters: Map<K, { deadline: number; reject(err: Error): void }>, now: number): void {
