@@ -11,8 +11,9 @@ const encode = (s: string) => new TextEncoder().encode(s);
 /** A store whose writes stop at will: every commit after the one that made `holdAfter` durable waits for `release()`. */
 class HeldStore extends MemoryLogStore {
   holdAfter = Number.POSITIVE_INFINITY;
-  /** Batches asked for without a sync. */
+  /** Batches asked for without a sync, and with one. */
   unsyncedCommits = 0;
+  syncedCommits = 0;
   #lastAppended = 0;
   #holding = false;
   #waiting: Array<() => void> = [];
@@ -24,6 +25,7 @@ class HeldStore extends MemoryLogStore {
 
   override async commit(options?: { readonly sync?: boolean }): Promise<void> {
     if (options?.sync === false) this.unsyncedCommits++;
+    else this.syncedCommits++;
     if (this.#holding) {
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
     }
@@ -115,6 +117,32 @@ describe('RaftHost proposals', () => {
     // no later entries, a tick writes it, on every replica.
     for (const [id, store] of stores) {
       await waitFor(`an unsynced batch on replica ${id}`, () => store.unsyncedCommits > before.get(id)!);
+    }
+  });
+
+  it('a turn that only moves the commit index asks for no batch', async () => {
+    // No ticks during the test: they would write what is staged.
+    c = new MeshCluster(GROUP, {
+      timing: { tickMs: 3_600_000, electionTick: 50, heartbeatTick: 2 },
+      store: (id) => {
+        const store = new HeldStore();
+        stores.set(id, store);
+        return store;
+      },
+    });
+    const leader = await cluster();
+    const appliedEverywhere = (value: string) =>
+      waitFor(`every replica applied ${value}`, () =>
+        [...c.machines.values()].every((m) => m.values.includes(value)),
+      );
+    await appliedEverywhere('first');
+    const before = new Map([...stores].map(([id, s]) => [id, [s.syncedCommits, s.unsyncedCommits]]));
+    await leader.propose(GROUP, encode('second'));
+    await appliedEverywhere('second');
+    // Each replica made its entry durable once; learning that it is committed wrote nothing.
+    for (const [id, s] of stores) {
+      const [synced, unsynced] = before.get(id)!;
+      expect([id, s.syncedCommits - synced!, s.unsyncedCommits - unsynced!]).toEqual([id, 1, 0]);
     }
   });
 
