@@ -18,6 +18,7 @@ import {
 } from '../raft/types.js';
 import type { LogStore } from '../storage/log-store.js';
 import { type LeadershipEvent, leadershipChannel, type TurnEvent, turnChannel } from './diagnostics.js';
+import { EarlyVotes } from './early-votes.js';
 import { HOLD_TICKS, splitEmptyAppends } from './held-appends.js';
 import { DEFAULT_MOVE_BANDWIDTH, LearnerThrottle } from './learner-throttle.js';
 import { withoutRedundantAppends } from './redundant-appends.js';
@@ -238,12 +239,16 @@ export class RaftHost {
   private ticker: NodeJS.Timeout | undefined;
   private turnScheduled = false;
   private turnRunning = false;
-  /** State-machine writes were staged after the last sync: a turn must commit them. */
-  private unsyncedApply = false;
+  /**
+   * Writes were staged after the last batch that need no sync (commit indexes, state-machine
+   * checkpoints, compactions): they go with the next batch a Ready must sync, or at the next tick.
+   */
+  private unsyncedStaged = false;
   private failure: Error | undefined;
   private closed = false;
   private readCounter = 0;
   private readonly heard = new Map<number, number>();
+  private readonly earlyVotes: EarlyVotes;
   /** Groups that may have a Ready: ticked, stepped, proposed to, or just advanced. */
   private readonly dirty = new Set<HostedGroup>();
   private readonly peers: () => Iterable<number>;
@@ -280,6 +285,7 @@ export class RaftHost {
     this.peers = o.peers ?? (() => []);
     this.throttlesLearners = o.throttlesLearners ?? (() => true);
     this.holdsEmptyAppends = o.holdsEmptyAppends ?? (() => true);
+    this.earlyVotes = new EarlyVotes(this.timing.electionTick * this.timing.tickMs);
     this.throttle = new LearnerThrottle(o.learnerBandwidth ?? DEFAULT_MOVE_BANDWIDTH, (peer, messages) => {
       this.stats.learnerBytes = this.throttle.bytesSent;
       if (!this.closed && !this.failure) this.transport.send(peer, messages);
@@ -347,6 +353,7 @@ export class RaftHost {
       voters.voters.length === 1 && voters.voters[0] === this.nodeId && voters.votersOutgoing.length === 0;
     if ((isNew && opts.campaignIfNew) || alone) node.campaign();
     this.touch(g);
+    for (const m of this.earlyVotes.take(id, Date.now())) this.step(g, m);
   }
 
   /**
@@ -370,7 +377,7 @@ export class RaftHost {
       data: new Uint8Array(0),
     });
     this.store.setHardState(id, { term: BOOTSTRAP_TERM, vote: 0, commit: BOOTSTRAP_INDEX });
-    this.unsyncedApply = true;
+    this.unsyncedStaged = true;
   }
 
   /** Wake a group: it is ticked again and looked at in the next turn. */
@@ -394,8 +401,7 @@ export class RaftHost {
     for (const w of g.reads.values()) w.reject(new RaftlogError('NOT_LEADER', gone));
     if (dropData) {
       this.store.dropGroup(id);
-      this.unsyncedApply = true;
-      this.scheduleTurn();
+      this.unsyncedStaged = true;
     }
   }
 
@@ -610,8 +616,7 @@ export class RaftHost {
     if (bytes.byteLength === 0) throw new Error('raft host: snapshot data must not be empty');
     const confState = view.initialState().confState;
     this.store.compact(id, { meta: { index, term: view.term(index), confState }, data: bytes });
-    this.unsyncedApply = true;
-    this.scheduleTurn();
+    this.unsyncedStaged = true;
     return true;
   }
 
@@ -639,6 +644,11 @@ export class RaftHost {
     if (this.failure || this.closed) return;
     const now = Date.now();
     const heartbeatDue = ++this.ticks % this.timing.heartbeatTick === 0;
+    this.earlyVotes.expire(now);
+    if (this.unsyncedStaged) {
+      this.unsyncedStaged = false;
+      this.store.commit({ sync: false }).catch((err) => this.fail(err));
+    }
     if (heartbeatDue) for (const peer of this.peers()) this.transport.send(peer, []);
     const silentPeers = this.silentPeers(now);
     for (const g of this.groups.values()) {
@@ -689,26 +699,33 @@ export class RaftHost {
 
   private receive(from: number, messages: readonly GroupMessage[]): void {
     if (this.failure || this.closed) return;
-    this.heard.set(from, Date.now());
+    const now = Date.now();
+    this.heard.set(from, now);
     for (const { group, message } of messages) {
+      if (message.from !== from) continue;
       const g = this.groups.get(group);
-      // A group this broker does not host (yet, or any more): Raft will retry.
-      if (!g || message.from !== from) continue;
-      try {
-        g.node.step(message);
-      } catch (err) {
-        this.log.warn({ err, group, from, type: message.type }, 'raft message refused');
-      }
-      const quiet = isQuiesceMessage(message);
-      if (quiet && message.type === MessageType.Heartbeat) {
-        // The leader went quiet; follow it if this replica has its whole log.
-        this.dirty.add(g);
-        g.quiesced = g.node.quiescentFollowerOf(from);
-      } else if (!quiet) {
-        this.touch(g);
-      }
+      // A group this broker does not host (yet, or any more): Raft will retry; a vote request
+      // waits a while for the group (see EarlyVotes).
+      if (g) this.step(g, message);
+      else this.earlyVotes.keep(group, message, now);
     }
     this.scheduleTurn();
+  }
+
+  private step(g: HostedGroup, message: Message): void {
+    try {
+      g.node.step(message);
+    } catch (err) {
+      this.log.warn({ err, group: g.id, from: message.from, type: message.type }, 'raft message refused');
+    }
+    const quiet = isQuiesceMessage(message);
+    if (quiet && message.type === MessageType.Heartbeat) {
+      // The leader went quiet; follow it if this replica has its whole log.
+      this.dirty.add(g);
+      g.quiesced = g.node.quiescentFollowerOf(message.from);
+    } else if (!quiet) {
+      this.touch(g);
+    }
   }
 
   /** The store loaded entries a group's Raft asked for: what waited for them goes on now. */
@@ -756,7 +773,7 @@ export class RaftHost {
       this.turnRunning = false;
     }
     if (this.failure) return;
-    if (this.afterSync.length > 0 || this.unsyncedApply || this.dirty.size > 0) this.scheduleTurn();
+    if (this.afterSync.length > 0 || this.dirty.size > 0) this.scheduleTurn();
     else for (const done of this.idle.splice(0)) done();
   }
 
@@ -802,29 +819,33 @@ export class RaftHost {
         g.lateMessages = messages;
       }
     }
-    if (work.length === 0 && !this.unsyncedApply) {
+    if (work.length === 0) {
       this.sendAll(early); // what waited for the last turn's sync, appends it held back
       return;
     }
-    this.unsyncedApply = false;
     this.stats.turns++;
+    // Group commit: every group's writes of this turn, and the writes staged since the last batch
+    // (state-machine checkpoints, commit indexes), go into one synced batch when any Ready needs
+    // it (new entries, a snapshot, a new term or vote). Commit indexes and checkpoints alone can
+    // be recomputed after a crash: they stay staged for that batch or the next tick's (see
+    // `tick`), so that a turn that only moves commit indexes writes nothing, and neither its
+    // messages (sent at once, with the early ones) nor the next turn's batch wait for a write.
+    const sync = work.some((g) => g.inFlight!.mustSync);
     // Sent before the writes are staged (encoding entries takes a while): what waited for the last
     // sync, and a leader's appends, which need not wait for its own writes.
-    this.sendAll(early);
+    this.sendAll(sync ? early : [...early, ...work.map((g) => [g, g.lateMessages] as const)]);
     for (const g of work) this.stage(g, g.inFlight!);
-    // Group commit: every group's writes of this turn, and the state-machine writes staged by
-    // earlier applies, go into one batch. It is synced when any Ready needs it (new entries, a
-    // snapshot, a new term or vote); a batch of commit indexes and state-machine checkpoints
-    // alone need not wait for the disk (a later synced batch makes it durable too).
-    const sync = work.some((g) => g.inFlight!.mustSync);
     const t0 = performance.now();
-    const committing = this.store.commit({ sync });
+    this.unsyncedStaged = !sync;
+    const committing = sync ? this.store.commit({ sync }) : undefined;
     // Committed entries are on a majority of disks already (a leader counts its own copy only
     // once it is synced): they are applied, and their proposers answered, while this turn's batch
-    // is written rather than after it, as etcd does. After the store's own callback of this
-    // event-loop turn, which starts the batch: answering overlaps the disk write.
-    const applying = nextImmediate().then(() => this.applyEarly(work));
-    await Promise.all([committing, applying]);
+    // is written rather than after it, as etcd does (the store started the write in `commit`).
+    try {
+      this.applyEarly(work);
+    } finally {
+      await committing;
+    }
     const ms = performance.now() - t0;
     if (sync) this.stats.syncs++;
     if (turnChannel.hasSubscribers) {
@@ -838,7 +859,7 @@ export class RaftHost {
     this.stats.readiesPerSync = work.length;
     this.stats.lastSyncMs = ms;
     this.stats.totalSyncMs += ms;
-    for (const g of work) if (g.lateMessages.length > 0) this.afterSync.push([g, g.lateMessages]);
+    if (sync) for (const g of work) if (g.lateMessages.length > 0) this.afterSync.push([g, g.lateMessages]);
     for (const g of work) this.finishReady(g);
   }
 
@@ -891,7 +912,7 @@ export class RaftHost {
       const rd = g.inFlight!;
       if (rd.snapshot || rd.committedEntries.length === 0 || this.groups.get(g.id) !== g) continue;
       this.applyCommitted(g, rd.committedEntries);
-      this.unsyncedApply = true;
+      this.unsyncedStaged = true;
     }
   }
 
@@ -943,8 +964,8 @@ export class RaftHost {
       // Whoever waited on an index the snapshot covers cannot learn its own entry's fate here.
       this.settleProposalsUpTo(g, rd.snapshot.meta.index);
       this.applyCommitted(g, rd.committedEntries);
-      // The state machine staged its writes after this turn's batch: make sure a turn commits them.
-      this.unsyncedApply = true;
+      // The state machine staged its writes after this turn's batch.
+      this.unsyncedStaged = true;
     }
     for (const rs of rd.readStates) {
       const w = g.reads.get(contextKey(rs.context));
@@ -1034,7 +1055,12 @@ export class RaftHost {
     clearInterval(this.ticker);
     this.ticker = undefined;
     await this.whenIdle();
+    // Closed first, so that no turn stages more while the writes left staged are written.
     this.closed = true;
+    if (this.unsyncedStaged && !this.failure) {
+      this.unsyncedStaged = false;
+      await this.store.commit({ sync: false }).catch((err) => this.fail(err));
+    }
     this.throttle.close();
     // Writes in flight may still commit through the other replicas: their outcome is unknown.
     const unknown = new RaftlogError(
@@ -1063,11 +1089,6 @@ function isQuiesceMessage(m: Message): boolean {
     m.context.length === QUIESCE_CONTEXT.length &&
     m.context[0] === QUIESCE_CONTEXT[0]
   );
-}
-
-/** Resolves in the check phase of this event-loop turn, after the callbacks already queued there. */
-function nextImmediate(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function expire<K>(waiters: Map<K, { deadline: number; reject(err: Error): void }>, now: number): void {

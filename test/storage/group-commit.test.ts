@@ -40,4 +40,36 @@ describe('GroupCommit', () => {
       { ops: [2], sync: true },
     ]);
   });
+
+  it('a synced commit starts its batch at once; an unsynced one at the end of the event-loop turn', async () => {
+    const { commit, writes } = recordingCommit();
+    commit.staging().push(1);
+    const unsynced = commit.commit(false);
+    expect(writes).toEqual([]);
+    await unsynced;
+    expect(writes).toEqual([{ ops: [1], sync: false }]);
+    commit.staging().push(2);
+    const synced = commit.commit(true);
+    expect(writes).toEqual([
+      { ops: [1], sync: false },
+      { ops: [2], sync: true },
+    ]);
+    await synced;
+  });
+
+  it('a synced commit asked for while a batch is in flight waits for it, then shares one batch', async () => {
+    const { commit, writes } = recordingCommit();
+    commit.staging().push(1);
+    const first = commit.commit(true);
+    commit.staging().push(2);
+    const second = commit.commit(true);
+    commit.staging().push(3);
+    const third = commit.commit(false);
+    expect(writes).toEqual([{ ops: [1], sync: true }]);
+    await Promise.all([first, second, third]);
+    expect(writes).toEqual([
+      { ops: [1], sync: true },
+      { ops: [2, 3], sync: true },
+    ]);
+  });
 });

@@ -325,7 +325,7 @@ describe('LevelLogStore: staging', () => {
 });
 
 describe('LevelLogStore: group commit', () => {
-  it('puts every commit of one event-loop turn into one batch', async () => {
+  it('starts a synced commit at once; the commits made while it is written share the next batch', async () => {
     const batchSizes: number[] = [];
     const store = await openStore({ beforeWrite: (ops) => void batchSizes.push(ops) });
     const commits: Promise<void>[] = [];
@@ -334,11 +334,11 @@ describe('LevelLogStore: group commit', () => {
       commits.push(store.commit());
     }
     await Promise.all(commits);
-    // Ten entries and the ten term runs they start.
-    expect(batchSizes).toEqual([20]);
+    // Each entry and the term run it starts: the first group's, then the nine others'.
+    expect(batchSizes).toEqual([2, 18]);
     // A commit with nothing staged and nothing in flight writes nothing.
     await store.commit();
-    expect(batchSizes).toEqual([20]);
+    expect(batchSizes).toEqual([2, 18]);
   });
 
   it('coalesces the commits made while a batch is in flight, resolving each after its batch', async () => {
