@@ -153,7 +153,10 @@ export class RaftLog {
     return d.partitions[partition]?.leader ?? null;
   }
 
-  /** Describe a topic (partitions, leaders, high watermarks). Throws `TOPIC_NOT_FOUND`. */
+  /**
+   * Describe a topic (partitions, leaders, high watermarks), linearizably for every partition
+   * with a leader (see `Broker.describeTopic`). Throws `TOPIC_NOT_FOUND`.
+   */
   describeTopic(name: string): Promise<TopicDescription> {
     return this.broker.describeTopic(name);
   }

@@ -428,8 +428,25 @@ export class Broker implements BrokerApi {
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  /**
+   * Linearizable for each partition it names a leader of: a ReadIndex round on every partition
+   * hosted here confirms its leader and applies what it committed, so the high watermark counts
+   * every record acknowledged before the call, whichever broker answers (a follower otherwise
+   * learns a commit index a heartbeat later). A partition whose round fails or takes longer than
+   * two election timeouts (a leader lost and not yet replaced) is described with leader null and
+   * this replica's own view.
+   */
   async describeTopic(name: string): Promise<TopicDescription> {
-    return this.describe(await this.freshTopic(name, true));
+    const t = await this.freshTopic(name, true);
+    const waitMs = 2 * this.host.timing.electionTick * this.host.timing.tickMs;
+    const confirmed = new Set<number>();
+    await Promise.all(
+      t.partitions.map(async ({ group }) => {
+        if (this.host.groupState(group) === undefined) return; // not hosted here
+        if (await settlesWithin(this.host.readIndex(group), waitMs)) confirmed.add(group);
+      }),
+    );
+    return this.describe(t, confirmed);
   }
 
   async partitionCount(topic: string): Promise<number> {
@@ -477,7 +494,8 @@ export class Broker implements BrokerApi {
     return p;
   }
 
-  private describe(t: TopicRecord): TopicDescription {
+  /** `t` as this broker sees it; with `confirmed`, only the groups in it are said to have a leader. */
+  private describe(t: TopicRecord, confirmed?: ReadonlySet<number>): TopicDescription {
     return {
       name: t.name,
       replicationFactor: t.replicationFactor,
@@ -485,9 +503,10 @@ export class Broker implements BrokerApi {
       partitions: t.partitions.map((p): PartitionDescription => {
         const s = this.host.groupState(p.group);
         const machine = this.partitions.get(p.group);
+        const led = s !== undefined && s.leader !== 0 && (confirmed === undefined || confirmed.has(p.group));
         return {
           partition: p.partition,
-          leader: s && s.leader !== 0 ? s.leader : null,
+          leader: led ? s.leader : null,
           replicas: p.replicas,
           term: s?.term ?? 0,
           highWatermark: machine?.state.highWatermark ?? 0,
@@ -772,4 +791,15 @@ interface SlicedRead {
 function notLeader(leader: number, what: string): RaftlogError {
   if (leader === 0) return new RaftlogError('NO_LEADER', `${what} has no leader right now`);
   return new RaftlogError('NOT_LEADER', `this broker is not the leader of ${what}`, { details: { leader } });
+}
+
+/** Whether `p` resolves within `ms` (false when it rejects, or is still pending then). */
+function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    p.then(
+      () => resolve(true),
+      () => resolve(false),
+    ).finally(() => clearTimeout(timer));
+  });
 }

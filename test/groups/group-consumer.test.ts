@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { coordinatorPartition, GROUPS_TOPIC } from '../../src/broker/groups.js';
 import { type ConsumedRecord, type GroupConsumer, RaftlogClient } from '../../src/client/index.js';
 import { waitFor } from '../broker/cluster-harness.js';
-import { GroupTestCluster } from './group-test-cluster.js';
+import { GroupTestCluster, produceUntilStopped } from './group-test-cluster.js';
 
 const TOPIC = 'orders';
 const PARTITIONS = 6;
@@ -106,16 +106,7 @@ describe('consumer groups on a real cluster', () => {
 
   it('two groups each read every record; a dead member’s partitions move within the session timeout; no committed offset is lost in a broker failover', async () => {
     // Continuous produce, round robin over the partitions, until told to stop.
-    let producing = true;
-    let produced = 0;
-    const producer = (async () => {
-      while (producing) {
-        await t.admin.produce(TOPIC, produced % PARTITIONS, [{ value: `r${produced}` }]).then(
-          () => produced++,
-          () => {}, // a write cut by the broker failover: its outcome is unknown, offsets tell
-        );
-      }
-    })();
+    const producer = produceUntilStopped(t.admin, TOPIC, PARTITIONS);
 
     const groupA = new Received();
     const groupB = new Received();
@@ -175,8 +166,7 @@ describe('consumer groups on a real cluster', () => {
     }
     expect(after.members).toHaveLength(2); // the new leader gave the members a session of grace
 
-    producing = false;
-    await producer;
+    const produced = await producer.stop();
     const highWatermarks = await waitFor('every partition to have a leader after the failover', async () => {
       const d = await t.admin.describeTopic(TOPIC);
       return d.partitions.every((p) => p.leader !== null)

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll } from 'vitest';
 import type { GroupConsumer } from '../../src/client/index.js';
-import { RaftlogClient } from '../../src/client/index.js';
+import { RaftlogClient, RaftlogClientError } from '../../src/client/index.js';
 import { HttpCluster } from '../client/http-cluster.js';
 
 /**
@@ -29,4 +29,43 @@ export class GroupTestCluster {
     });
     return t;
   }
+}
+
+/** A producer writing in the background; see {@link produceUntilStopped}. */
+export interface BackgroundProducer {
+  /** Stop after the write under way; resolves with how many writes were acknowledged. */
+  stop(): Promise<number>;
+}
+
+/**
+ * Produce one record at a time, round robin over `partitions` of `topic`, until stopped. A write
+ * the cluster fails (a broker failover) has an unknown outcome and is not counted: the high
+ * watermarks tell. Any other failure (the client closed under it, after a failed test) ends the
+ * loop, rather than retrying at once forever and starving the event loop.
+ */
+export function produceUntilStopped(
+  client: RaftlogClient,
+  topic: string,
+  partitions: number,
+): BackgroundProducer {
+  let producing = true;
+  let acknowledged = 0;
+  const done = (async () => {
+    while (producing) {
+      try {
+        await client.produce(topic, acknowledged % partitions, [{ value: `r${acknowledged}` }]);
+        acknowledged++;
+      } catch (err) {
+        if (!(err instanceof RaftlogClientError)) throw err;
+      }
+    }
+  })();
+  done.catch(() => {}); // met by stop(), unless the test failed before
+  return {
+    stop: async () => {
+      producing = false;
+      await done;
+      return acknowledged;
+    },
+  };
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { FetchResult } from '../../src/broker/api.js';
 import { type GroupConsumer, RaftlogClient } from '../../src/client/index.js';
 import { waitFor } from '../broker/cluster-harness.js';
-import { GroupTestCluster } from './group-test-cluster.js';
+import { GroupTestCluster, produceUntilStopped } from './group-test-cluster.js';
 
 const TOPIC = 'payments';
 const PARTITIONS = 6;
@@ -114,16 +114,7 @@ describe('the rebalance barrier on a real cluster', () => {
   }
 
   it('never lets two members fetch the same partition at once while members join and one dies, and every record arrives', async () => {
-    let producing = true;
-    let produced = 0;
-    const producer = (async () => {
-      while (producing) {
-        await t.admin.produce(TOPIC, produced % PARTITIONS, [{ value: `r${produced}` }]).then(
-          () => produced++,
-          () => {}, // outcome unknown: the high watermarks tell
-        );
-      }
-    })();
+    const producer = produceUntilStopped(t.admin, TOPIC, PARTITIONS);
     const holdsAll = (ms: Array<{ consumer: GroupConsumer }>) => {
       const held = ms.flatMap((m) => m.consumer.assignment().map((tp) => tp.partition));
       return held.length === PARTITIONS && new Set(held).size === PARTITIONS;
@@ -163,8 +154,7 @@ describe('the rebalance barrier on a real cluster', () => {
     members.push(member('fifth'));
     await waitFor('fifth to get its share', () => holdsAll([...survivors, members.at(-1)!]), 20_000);
 
-    producing = false;
-    await producer;
+    const produced = await producer.stop();
     const highWatermarks = (await t.admin.describeTopic(TOPIC)).partitions.map((p) => p.highWatermark);
     expect(highWatermarks.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(produced);
     await waitFor(
