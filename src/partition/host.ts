@@ -701,6 +701,7 @@ export class RaftHost {
     if (this.failure || this.closed) return;
     const now = Date.now();
     this.heard.set(from, now);
+    let last: HostedGroup | undefined;
     for (const { group, message } of messages) {
       if (message.from !== from) continue;
       const g = this.groups.get(group);
@@ -708,8 +709,25 @@ export class RaftHost {
       // waits a while for the group (see EarlyVotes).
       if (g) this.step(g, message);
       else this.earlyVotes.keep(group, message, now);
+      // Messages of one group come together in a frame: apply once per run of them.
+      if (last !== undefined && last !== g) this.applyWhileSyncing(last);
+      last = g;
     }
+    if (last !== undefined) this.applyWhileSyncing(last);
     this.scheduleTurn();
+  }
+
+  /**
+   * While a group's Ready is being synced, what committed since (a follower's answer to this
+   * leader, a commit index from this follower's leader) is applied and answered now rather than
+   * after the sync; the state machine's writes go into a later batch.
+   */
+  private applyWhileSyncing(g: HostedGroup): void {
+    if (g.inFlight === undefined) return;
+    const entries = g.node.committedEntriesInFlight();
+    if (entries.length === 0) return;
+    this.applyCommitted(g, entries);
+    this.unsyncedStaged = true;
   }
 
   private step(g: HostedGroup, message: Message): void {

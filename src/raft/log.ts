@@ -37,6 +37,11 @@ export class RaftLog {
   applying: number;
   /** Highest index the driver reported applied. */
   applied: number;
+  /**
+   * Highest index handed out for persisting in a Ready not yet advanced (0: none): the driver
+   * has those entries staged, so they may be applied while the write is in flight.
+   */
+  private persisting = 0;
 
   constructor(
     readonly storage: RaftStorage,
@@ -171,6 +176,8 @@ export class RaftLog {
     const after = entries[0]!.index - 1;
     if (after < this.committed)
       throw new Error(`raft log: append after ${after} is below committed ${this.committed}`);
+    // Entries handed out for persisting and replaced now are no longer what the driver staged.
+    this.persisting = Math.min(this.persisting, after);
     if (after + 1 === this.unstableOffset + this.unstableEntries.length) {
       for (const e of entries) this.unstableEntries.push(e);
     } else if (after + 1 <= this.unstableOffset) {
@@ -232,13 +239,33 @@ export class RaftLog {
     this.unstableOffset = snapshot.meta.index + 1;
     this.unstableEntries = [];
     this.unstableSnapshot = snapshot;
+    this.persisting = 0;
+  }
+
+  /** Entries up to `index` were handed out for persisting (0: the Ready carrying them is done). */
+  persistingTo(index: number): void {
+    this.persisting = index;
   }
 
   /** Committed entries not yet handed out for applying, within `maxBytes` (undefined: loading). */
   nextCommittedEntries(maxBytes: number): readonly Entry[] | undefined {
+    return this.committedEntriesUpTo(this.committed, maxBytes);
+  }
+
+  /**
+   * Like {@link nextCommittedEntries}, but only entries that are stable or handed out for
+   * persisting: what the driver may apply while a Ready is in flight, its state-machine writes
+   * going into a later batch than the entries themselves.
+   */
+  nextStagedCommittedEntries(maxBytes: number): readonly Entry[] | undefined {
+    const staged = Math.max(this.unstableOffset - 1, this.persisting);
+    return this.committedEntriesUpTo(Math.min(this.committed, staged), maxBytes);
+  }
+
+  private committedEntriesUpTo(hi: number, maxBytes: number): readonly Entry[] | undefined {
     const lo = Math.max(this.applying + 1, this.firstIndex());
-    if (this.unstableSnapshot || lo > this.committed) return [];
-    const ents = this.slice(lo, this.committed + 1, maxBytes);
+    if (this.unstableSnapshot || lo > hi) return [];
+    const ents = this.slice(lo, hi + 1, maxBytes);
     if (ents === 'compacted')
       throw new Error(`raft log: committed entries from ${lo} are compacted but not applied`);
     return ents;

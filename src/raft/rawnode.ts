@@ -7,6 +7,7 @@ import { message, Raft } from './raft.js';
 import {
   type ConfChange,
   type ConfState,
+  type Entry,
   EntryType,
   type HardState,
   type Message,
@@ -58,12 +59,15 @@ const RESPONSES = new Set<MessageType>([
   MessageType.HeartbeatResp,
 ]);
 
-/** What a handed-out Ready covered, so that `advance()` can acknowledge exactly that. */
+/**
+ * What a handed-out Ready covered, so that `advance()` can acknowledge exactly that; the applied
+ * part grows when committed entries are handed out while the Ready is in flight.
+ */
 interface Accepted {
   readonly lastEntry?: { index: number; term: number };
   readonly snapshotIndex: number;
-  readonly appliedIndex: number;
-  readonly appliedBytes: number;
+  appliedIndex: number;
+  appliedBytes: number;
 }
 
 const sameHardState = (a: HardState, b: HardState): boolean =>
@@ -82,7 +86,8 @@ const sameHardState = (a: HardState, b: HardState): boolean =>
  * membership from the leader's log or snapshot.
  *
  * Between `ready()` and `advance()` the node may still be stepped and ticked; `hasReady()` is
- * false until the outstanding Ready is advanced.
+ * false until the outstanding Ready is advanced, but what commits meanwhile can be taken with
+ * `committedEntriesInFlight()`.
  */
 export class RawNode {
   private readonly raft: Raft;
@@ -292,6 +297,7 @@ export class RawNode {
     const last = entries[entries.length - 1];
     const lastApplied = committedEntries[committedEntries.length - 1];
     if (lastApplied) r.log.applyingTo(lastApplied.index);
+    if (last) r.log.persistingTo(last.index);
     this.accepted = {
       ...(last ? { lastEntry: { index: last.index, term: last.term } } : {}),
       snapshotIndex: snapshot?.meta.index ?? 0,
@@ -301,12 +307,35 @@ export class RawNode {
     return rd;
   }
 
+  /**
+   * While a Ready is outstanding (between `ready()` and `advance()`): entries that committed since
+   * it was handed out (a follower's answer reached this leader, a leader's commit index reached this
+   * follower), to be applied now, after the Ready's own committed entries. They are on a majority
+   * of disks already; only entries this node has stable or staged in the outstanding Ready are
+   * handed out, so the driver's state-machine writes never precede the entries in its store.
+   * Nothing while the Ready installs a snapshot. `advance()` acknowledges them with the Ready, and
+   * no later Ready hands them out again.
+   */
+  committedEntriesInFlight(): readonly Entry[] {
+    const a = this.accepted;
+    if (!a || a.snapshotIndex > 0) return [];
+    const r = this.raft;
+    const entries = r.log.nextStagedCommittedEntries(r.cfg.maxCommittedSizePerReady) ?? [];
+    const last = entries[entries.length - 1];
+    if (!last) return entries;
+    r.log.applyingTo(last.index);
+    a.appliedIndex = last.index;
+    a.appliedBytes += entriesSize(entries);
+    return entries;
+  }
+
   /** Acknowledge that the last Ready was carried out: persisted, sent and applied. */
   advance(): void {
     const a = this.accepted;
     if (!a) throw new Error('raft: advance() without a Ready');
     this.accepted = undefined;
     const r = this.raft;
+    r.log.persistingTo(0);
     if (a.snapshotIndex > 0) {
       r.log.stableSnapTo(a.snapshotIndex);
       r.log.appliedTo(a.snapshotIndex);

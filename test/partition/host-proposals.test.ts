@@ -8,9 +8,13 @@ import { MeshCluster } from './host-mesh.js';
 const GROUP = 3;
 const encode = (s: string) => new TextEncoder().encode(s);
 
-/** A store whose writes stop at will: every commit after the one that made `holdAfter` durable waits for `release()`. */
+/**
+ * A store whose writes stop at will: every commit after the one that made `holdAfter` durable,
+ * and every commit once an entry at `holdFrom` or above is staged, waits for `release()`.
+ */
 class HeldStore extends MemoryLogStore {
   holdAfter = Number.POSITIVE_INFINITY;
+  holdFrom = Number.POSITIVE_INFINITY;
   /** Batches asked for without a sync, and with one. */
   unsyncedCommits = 0;
   syncedCommits = 0;
@@ -26,7 +30,7 @@ class HeldStore extends MemoryLogStore {
   override async commit(options?: { readonly sync?: boolean }): Promise<void> {
     if (options?.sync === false) this.unsyncedCommits++;
     else this.syncedCommits++;
-    if (this.#holding) {
+    if (this.#holding || this.#lastAppended >= this.holdFrom) {
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
     }
     const makesItDurable = this.#lastAppended >= this.holdAfter;
@@ -34,8 +38,14 @@ class HeldStore extends MemoryLogStore {
     if (makesItDurable) this.#holding = true;
   }
 
+  /** Whether a commit is waiting for `release()`. */
+  get holding(): boolean {
+    return this.#waiting.length > 0;
+  }
+
   release(): void {
     this.holdAfter = Number.POSITIVE_INFINITY;
+    this.holdFrom = Number.POSITIVE_INFINITY;
     this.#holding = false;
     for (const resolve of this.#waiting.splice(0)) resolve();
   }
@@ -107,6 +117,23 @@ describe('RaftHost proposals', () => {
     store.holdAfter = leader.status(GROUP)!.lastIndex + 1;
     await leader.propose(GROUP, encode('answered'));
     expect(c.machines.get(leader.nodeId)!.values).toContain('answered');
+  });
+
+  it("answers a proposal that the followers' disks commit while the leader's own batch is still being synced", async () => {
+    const leader = await cluster();
+    const store = stores.get(leader.nodeId)!;
+    store.holdFrom = leader.status(GROUP)!.lastIndex + 1; // the leader's batch with this entry waits
+    let answered = false;
+    const p = leader.propose(GROUP, encode('on two followers')).then(() => {
+      answered = true;
+    });
+    await waitFor("the leader's batch is being synced", () => store.holding);
+    // Both followers synced it: a majority without the leader, so it is committed and applied.
+    await waitFor('answered while the batch is held', () => answered);
+    expect(store.holding).toBe(true);
+    expect(c.machines.get(leader.nodeId)!.values).toContain('on two followers');
+    store.release();
+    await p;
   });
 
   it('a commit index that no synced batch carries is written by the next tick', async () => {
