@@ -6,7 +6,7 @@
  * JetStream 2.9 clusters run the same produce cases with the same loadgen in the same invocation
  * (installed with apt-get when missing) and a second table shows raftlog / peer ratios.
  *
- *   npm run bench -- [--cases produce,e2e] [--duration 10] [--warmup 1] [--peers] [--out DIR]
+ *   npm run bench -- [--cases produce,e2e] [--duration 10] [--warmup 10] [--peers] [--out DIR]
  *     [--catchup-mb 128] [--tailers 4] [--tail-min-records N] [--e2e-rate 200] [--partitions 1,12]
  *     [--cpu-prof]
  *
@@ -37,7 +37,7 @@ import { catchUp, endToEnd, prefill, startTailers } from './bench-reads.js';
 import { formatTables } from './bench-report.js';
 import { type ProcessCluster, startProcessCluster } from './process-cluster.js';
 
-const USAGE = `usage: npm run bench -- [--cases produce,e2e] [--duration 10] [--warmup 1] [--peers] [--out DIR]
+const USAGE = `usage: npm run bench -- [--cases produce,e2e] [--duration 10] [--warmup 10] [--peers] [--out DIR]
   [--catchup-mb 128] [--tailers 4] [--e2e-rate 200] [--partitions 1,12] [--cpu-prof]
 
 The cases and what they measure: see the comment at the top of bench/run.ts.
@@ -47,7 +47,9 @@ const { values: opt } = benchArgs(USAGE, {
   options: {
     cases: { type: 'string', default: '' },
     duration: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '1' },
+    // Long enough for the steady state: a Node broker's first ~10,000 requests (a fresh loadgen's
+    // too) run slower, which at one request in flight takes ~10 s (see BENCHMARKS.md).
+    warmup: { type: 'string', default: '10' },
     peers: { type: 'boolean', default: false },
     out: { type: 'string', default: fileURLToPath(new URL('../../bench/results/', import.meta.url)) },
     'catchup-mb': { type: 'string', default: '128' },
